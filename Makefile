@@ -1,0 +1,78 @@
+# qemu-xen-pvscsi: top-level Makefile.  Run ./configure first.
+#
+#   make            build QEMU with our files, and our own parts
+#   make check      build and run all our test suites, with a summary
+#   make install    install QEMU (and our parts) like QEMU's "make install"
+#   make deps       install the Debian packages the build and tests need
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+SRC_PATH := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+BUILD := $(SRC_PATH)/build
+CONFIG_MAK := $(BUILD)/config.mak
+NINJA ?= ninja
+MESON ?= meson
+
+# Our qtests (meson suite "xen-pvscsi" in QEMU's build) and unit tests.
+QTEST_SUITE := xen-pvscsi
+
+.PHONY: all check check-qtest check-unit install deps clean distclean help \
+        reconfigure
+
+all:
+
+deps:
+	sh $(SRC_PATH)/scripts/install-deps.sh
+
+help:
+	@sed -n '2,8p' $(SRC_PATH)/Makefile | sed 's/^# \{0,1\}//'
+
+ifeq ($(wildcard $(CONFIG_MAK)),)
+all check check-qtest check-unit install:
+	@echo "Please run ./configure first" >&2; exit 1
+else
+include $(CONFIG_MAK)
+
+# Re-run configure when one of our overlay files is newer than its copy.
+OVERLAY_FILES := $(shell cd $(SRC_PATH) && find hw include tests/qtest docs \
+                   overlay -type f 2>/dev/null)
+$(BUILD)/overlay.stamp: $(addprefix $(SRC_PATH)/,$(OVERLAY_FILES)) \
+                        $(SRC_PATH)/configure
+	$(SRC_PATH)/configure $(CONFIGURE_ARGS)
+	touch $@
+
+reconfigure:
+	rm -f $(BUILD)/overlay.stamp
+	$(MAKE) $(BUILD)/overlay.stamp
+
+all: $(BUILD)/overlay.stamp
+	$(NINJA) -C $(QEMU_BUILD)
+	$(MESON) compile -C $(OURS_BUILD)
+
+check-qtest: all
+	cd $(QEMU_BUILD) && $(MESON) test --suite $(QTEST_SUITE) \
+	    --print-errorlogs --num-processes 1 || true
+
+check-unit: all
+	$(MESON) test -C $(OURS_BUILD) --print-errorlogs || true
+
+check: all
+	@rm -f $(QEMU_BUILD)/meson-logs/testlog.json \
+	       $(OURS_BUILD)/meson-logs/testlog.json
+	-$(MAKE) --no-print-directory check-unit
+	-$(MAKE) --no-print-directory check-qtest
+	@python3 $(SRC_PATH)/scripts/test-summary.py \
+	    $(OURS_BUILD)/meson-logs/testlog.json \
+	    $(QEMU_BUILD)/meson-logs/testlog.json
+
+install: all
+	$(NINJA) -C $(QEMU_BUILD) install
+	$(MESON) install -C $(OURS_BUILD) --no-rebuild
+endif
+
+clean:
+	-test -d $(BUILD)/qemu && $(NINJA) -C $(BUILD)/qemu clean
+	-test -d $(BUILD)/ours && $(NINJA) -C $(BUILD)/ours clean
+
+distclean:
+	rm -rf $(BUILD)
