@@ -7,6 +7,8 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
+comma := ,
+space := $(empty) $(empty)
 SRC_PATH := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 BUILD := $(SRC_PATH)/build
 CONFIG_MAK := $(BUILD)/config.mak
@@ -45,8 +47,19 @@ reconfigure:
 	rm -f $(BUILD)/overlay.stamp
 	$(MAKE) $(BUILD)/overlay.stamp
 
+# The emulators and tools; QEMU's default ninja target would also build
+# all of QEMU's own tests.
+QEMU_TARGETS := $(patsubst %-softmmu,qemu-system-%,$(subst $(comma),$(space),$(TARGET_LIST))) \
+                qemu-img qemu-io qemu-nbd
+
 all: $(BUILD)/overlay.stamp
-	$(NINJA) -C $(QEMU_BUILD)
+	$(NINJA) -C $(QEMU_BUILD) $(QEMU_TARGETS)
+	@# Firmware for QEMU runs from the build tree (see configure).
+	@for d in $(FIRMWARE_DIRS); do \
+	    test -d $$d || continue; \
+	    mkdir -p $(QEMU_BUILD)/qemu-bundle$$(dirname $$d); \
+	    ln -sfn $$d $(QEMU_BUILD)/qemu-bundle$$d; \
+	done
 	$(MESON) compile -C $(OURS_BUILD)
 
 check-qtest: all

@@ -1379,7 +1379,7 @@ static void hv_realize(DeviceState *dev, Error **errp)
         error_setg(errp, "only one %s device is allowed", TYPE_XEN_QTEST_HV);
         return;
     }
-    if (xen_enabled() || xen_xenstore_ops || xen_gnttab_ops ||
+    if (xen_mode != XEN_DISABLED || xen_xenstore_ops || xen_gnttab_ops ||
         xen_evtchn_ops) {
         error_setg(errp, "Xen backend operations are already provided "
                    "(real Xen or Xen emulation)");

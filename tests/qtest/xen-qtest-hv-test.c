@@ -15,6 +15,7 @@
 #include "qemu/osdep.h"
 #include <sys/socket.h>
 #include <sys/un.h>
+#include "qemu/units.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "libqos/xen-qtest.h"
@@ -340,6 +341,15 @@ static void test_toolstack(void)
     g_assert_false(qxs_try_write(x->xs, "/local/domain/0/backend/qdisk/1/1",
                                  "x"));
 
+    /*
+     * Like libxl: the backend directory first, readable by the guest, so
+     * that the nodes written into it inherit that.
+     */
+    qxs_mkdir(tool, f.be);
+    {
+        unsigned int readers[] = { DOMID };
+        qxs_set_perms(tool, f.be, 0, readers, 1);
+    }
     {
         g_autofree char *k = be_key(&f, "frontend");
         qxs_write(tool, k, f.fe);
@@ -359,11 +369,6 @@ static void test_toolstack(void)
     fe_state = fe_key(&f, "state");
     g_assert_cmpint(qxs_read_int(x->xs, fe_state, -1), ==, 1);
 
-    /* Toolstack-written nodes keep the toolstack's permissions. */
-    {
-        unsigned int readers[] = { DOMID };
-        qxs_set_perms(tool, f.be, 0, readers, 1);
-    }
     blkfront_connect(&f);
     g_assert_cmpint(blkfront_rw(&f, BLKIF_OP_READ, 9, f.data_ref, 0, 0), ==,
                     BLKIF_RSP_OKAY);
@@ -525,7 +530,7 @@ static void test_malformed_xenstore(void)
     fd = raw_connect(x->xs_priv_path);
     {
         static const char set_perms[] = "/tool\0q5";
-        uint32_t hdr[4] = { 12 /* XS_SET_PERMS */, 0x77, 0,
+        uint32_t hdr[4] = { 14 /* XS_SET_PERMS */, 0x77, 0,
                             sizeof(set_perms) };
 
         g_assert_cmpint(write(fd, hdr, sizeof(hdr)), ==, sizeof(hdr));
@@ -654,7 +659,7 @@ static void expect_startup_error(const char *args, const char *msg)
     g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, NULL));
     g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
                                NULL, NULL, NULL, &err, &status, NULL));
-    g_assert_false(g_spawn_check_wait_status(status, NULL));
+    g_assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     if (!strstr(err, msg)) {
         g_error("expected \"%s\" in QEMU's error output, got: %s", msg, err);
     }

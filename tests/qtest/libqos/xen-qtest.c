@@ -10,6 +10,7 @@
 #include "qemu/osdep.h"
 #include <poll.h>
 #include "qemu/bitmap.h"
+#include "qemu/cutils.h"
 #include "xen-qtest.h"
 #include "malloc-pc.h"
 
@@ -120,14 +121,12 @@ char *qxs_read(struct xs_handle *h, const char *path)
 int qxs_read_int(struct xs_handle *h, const char *path, int dflt)
 {
     g_autofree char *v = qxs_read(h, path);
-    char *end;
-    long val;
+    int val;
 
-    if (!v) {
+    if (!v || qemu_strtoi(v, NULL, 10, &val)) {
         return dflt;
     }
-    val = strtol(v, &end, 10);
-    return (*v && !*end) ? (int)val : dflt;
+    return val;
 }
 
 bool qxs_try_write(struct xs_handle *h, const char *path, const char *val)

@@ -1,0 +1,63 @@
+/*
+ * xen-pvscsi: Xen paravirtual SCSI (vscsiif) backend on QEMU's SCSI bus
+ *
+ * Copyright (c) 2026 The qemu-xen-pvscsi authors
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or later.
+ * See the COPYING file in the top-level directory.
+ */
+
+#ifndef HW_XEN_PVSCSI_H
+#define HW_XEN_PVSCSI_H
+
+#include "hw/xen/xen-bus.h"
+#include "hw/scsi/scsi.h"
+#include "hw/xen/interface/io/vscsiif.h"
+
+#define TYPE_XEN_PVSCSI "xen-pvscsi"
+OBJECT_DECLARE_SIMPLE_TYPE(XenPVSCSI, XEN_PVSCSI)
+
+/* xenstore backend type; "vscsi" belongs to Linux's xen-scsiback */
+#define XEN_PVSCSI_BACKEND      "qvscsi"
+#define XEN_PVSCSI_DEVICE       "vscsi"
+
+/* Linux's xen-scsiback advertises 128 (SG_ALL); see the docs. */
+#define XEN_PVSCSI_DEFAULT_SG_GRANT 128
+/* 26 indirect pages of 512 descriptors */
+#define XEN_PVSCSI_MAX_SG_GRANT \
+    (VSCSIIF_SG_TABLESIZE * VSCSIIF_SG_PER_PAGE)
+
+#define XEN_PVSCSI_RING_SIZE    __CONST_RING_SIZE(vscsiif, XEN_PAGE_SIZE)
+
+/* Virtual addressing limits (Linux xen-scsifront: max_id 64, max_lun 255) */
+#define XEN_PVSCSI_MAX_CHANNEL  7
+#define XEN_PVSCSI_MAX_TARGET   63
+#define XEN_PVSCSI_MAX_LUN      255
+
+typedef struct XenPVSCSIReq XenPVSCSIReq;
+
+struct XenPVSCSI {
+    XenDevice xendev;
+
+    /* properties */
+    uint32_t devid;
+    uint32_t max_sg_grant;
+
+    SCSIBus bus;
+    GHashTable *luns;           /* SCSIDevice * -> dev-N index + 1 */
+    unsigned int next_dev;
+
+    /* connection */
+    bool connected;             /* ring mapped, event channel bound */
+    bool ring_broken;
+    unsigned int ring_ref;
+    void *sring;
+    vscsiif_back_ring_t ring;
+    XenEventChannel *event_channel;
+    QEMUBH *bh;
+
+    QTAILQ_HEAD(, XenPVSCSIReq) inflight;
+    unsigned int nr_inflight;
+};
+
+#endif
