@@ -31,7 +31,7 @@ def main(paths):
             entry = json.loads(line)
             name = entry.get('name', '?')
             result = entry.get('result', 'ERROR')
-            out = entry.get('stdo', '') or ''
+            out = entry.get('stdout') or entry.get('stdo') or ''
             cases_failed = 0
             cases = 0
             for tline in out.splitlines():

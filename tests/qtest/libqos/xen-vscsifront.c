@@ -1,0 +1,184 @@
+/*
+ * libqos: a vscsiif frontend (what xen-scsifront does) for qtest
+ *
+ * Copyright (c) 2026 The qemu-xen-pvscsi authors
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or later.
+ * See the COPYING file in the top-level directory.
+ */
+
+#include "qemu/osdep.h"
+#include "xen-vscsifront.h"
+
+void qvscsi_init(QVscsiFront *f, QXen *x, unsigned int devid)
+{
+    memset(f, 0, sizeof(*f));
+    f->x = x;
+    f->devid = devid;
+    f->fe = g_strdup_printf("/local/domain/%u/device/vscsi/%u", x->domid,
+                            devid);
+    f->be = g_strdup_printf("/local/domain/0/backend/qvscsi/%u/%u", x->domid,
+                            devid);
+}
+
+void qvscsi_free(QVscsiFront *f)
+{
+    g_free(f->fe);
+    g_free(f->be);
+}
+
+char *qvscsi_be_key(QVscsiFront *f, const char *fmt, ...)
+{
+    g_autofree char *key = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    key = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    return g_strdup_printf("%s/%s", f->be, key);
+}
+
+static void fe_write(QVscsiFront *f, const char *key, const char *val)
+{
+    g_autofree char *path = g_strdup_printf("%s/%s", f->fe, key);
+
+    qxs_write(f->x->xs, path, val);
+}
+
+void qvscsi_connect(QVscsiFront *f)
+{
+    QXen *x = f->x;
+    g_autofree char *state = qvscsi_be_key(f, "state");
+    char val[16];
+
+    qxen_ring_init(x, &f->ring, sizeof(vscsiif_request_t));
+    g_assert_cmpuint(f->ring.nr_ents, ==, 16);
+    f->port = qxen_evtchn_alloc(x);
+    snprintf(val, sizeof(val), "%u", f->ring.ref);
+    fe_write(f, "ring-ref", val);
+    snprintf(val, sizeof(val), "%u", f->port);
+    fe_write(f, "event-channel", val);
+    fe_write(f, "state", "3");
+    qxs_wait_state(x, x->xs, state, 4);
+    fe_write(f, "state", "4");
+    f->connected = true;
+}
+
+void qvscsi_close(QVscsiFront *f)
+{
+    QXen *x = f->x;
+    g_autofree char *state = qvscsi_be_key(f, "state");
+
+    fe_write(f, "state", "5");
+    qxs_wait_state(x, x->xs, state, 5);
+    fe_write(f, "state", "6");
+    qxs_wait_state(x, x->xs, state, 6);
+    /* The backend let go of the ring. */
+    qxen_ring_destroy(x, &f->ring);
+    qxen_evtchn_free(x, f->port);
+    f->connected = false;
+}
+
+void qvscsi_put_raw(QVscsiFront *f, const vscsiif_request_t *rq)
+{
+    qxen_ring_put_request(f->x, &f->ring, rq, sizeof(*rq));
+}
+
+void qvscsi_push(QVscsiFront *f)
+{
+    if (qxen_ring_push_requests(f->x, &f->ring)) {
+        qxen_evtchn_kick(f->x, f->port);
+    }
+}
+
+bool qvscsi_get_response(QVscsiFront *f, vscsiif_response_t *rsp,
+                         int timeout_ms)
+{
+    if (!qxen_ring_wait_responses(f->x, &f->ring, 1, timeout_ms)) {
+        return false;
+    }
+    qxen_ring_get_response(f->x, &f->ring, rsp, sizeof(*rsp));
+    return true;
+}
+
+void qvscsi_cmd(QVscsiFront *f, QVscsiCmd *c)
+{
+    QXen *x = f->x;
+    size_t npages = DIV_ROUND_UP(c->len, QXEN_PAGE_SIZE);
+    bool readonly = c->dir == VSCSIIF_DMA_TO_DEVICE;
+    vscsiif_request_t rq = { 0 };
+    vscsiif_response_t rsp;
+    g_autofree vscsiif_segment_t *segs = g_new0(vscsiif_segment_t,
+                                                npages + 1);
+    uint32_t ind_refs[VSCSIIF_SG_TABLESIZE];
+    uint64_t data_gpa = 0, ind_gpa = 0;
+    size_t nind = 0;
+
+    if (npages) {
+        data_gpa = qxen_alloc_pages(x, npages);
+        if (c->dir == VSCSIIF_DMA_TO_DEVICE) {
+            qtest_memwrite(x->qts, data_gpa, c->data, c->len);
+        }
+    }
+    for (size_t i = 0; i < npages; i++) {
+        segs[i].gref = qxen_grant(x, data_gpa + i * QXEN_PAGE_SIZE, readonly);
+        segs[i].offset = 0;
+        segs[i].length = MIN(QXEN_PAGE_SIZE, c->len - i * QXEN_PAGE_SIZE);
+    }
+
+    rq.rqid = f->next_rqid++ % 16;
+    rq.act = VSCSIIF_ACT_SCSI_CDB;
+    rq.cmd_len = c->cdb_len;
+    memcpy(rq.cmnd, c->cdb, sizeof(rq.cmnd));
+    rq.channel = c->channel;
+    rq.id = c->id;
+    rq.lun = c->lun;
+    rq.sc_data_direction = c->dir;
+    if (npages <= VSCSIIF_SG_TABLESIZE && !c->indirect) {
+        rq.nr_segments = npages;
+        memcpy(rq.seg, segs, npages * sizeof(segs[0]));
+    } else {
+        /* Descriptor arrays in pages of their own, granted read-only. */
+        size_t bytes = npages * sizeof(vscsiif_segment_t);
+
+        nind = DIV_ROUND_UP(bytes, QXEN_PAGE_SIZE);
+        g_assert_cmpuint(nind, <=, VSCSIIF_SG_TABLESIZE);
+        ind_gpa = qxen_alloc_pages(x, nind);
+        qtest_memwrite(x->qts, ind_gpa, segs, bytes);
+        for (size_t i = 0; i < nind; i++) {
+            ind_refs[i] = qxen_grant(x, ind_gpa + i * QXEN_PAGE_SIZE, true);
+            rq.seg[i].gref = ind_refs[i];
+            rq.seg[i].offset = 0;
+            rq.seg[i].length = MIN(QXEN_PAGE_SIZE, bytes - i * QXEN_PAGE_SIZE);
+        }
+        rq.nr_segments = VSCSIIF_SG_GRANT | nind;
+    }
+
+    qvscsi_put_raw(f, &rq);
+    qvscsi_push(f);
+    g_assert_true(qvscsi_get_response(f, &rsp, QXEN_TIMEOUT_MS));
+    g_assert_cmpuint(rsp.rqid, ==, rq.rqid);
+
+    c->rslt = rsp.rslt;
+    c->residual = rsp.residual_len;
+    c->sense_len = rsp.sense_len;
+    g_assert_cmpuint(c->sense_len, <=, VSCSIIF_SENSE_BUFFERSIZE);
+    memcpy(c->sense, rsp.sense_buffer, sizeof(c->sense));
+    if (npages && c->dir == VSCSIIF_DMA_FROM_DEVICE) {
+        qtest_memread(x->qts, data_gpa, c->data, c->len);
+    }
+
+    /* Every grant must be free again by the time of the response. */
+    for (size_t i = 0; i < npages; i++) {
+        qxen_ungrant(x, segs[i].gref);
+    }
+    for (size_t i = 0; i < nind; i++) {
+        qxen_ungrant(x, ind_refs[i]);
+    }
+    if (npages) {
+        guest_free(&x->alloc, data_gpa);
+    }
+    if (nind) {
+        guest_free(&x->alloc, ind_gpa);
+    }
+}

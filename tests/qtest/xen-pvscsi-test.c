@@ -1,0 +1,498 @@
+/*
+ * qtest conformance cases for xen-pvscsi, playing xen-scsifront
+ *
+ * Copyright (c) 2026 The qemu-xen-pvscsi authors
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or later.
+ * See the COPYING file in the top-level directory.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qemu/bswap.h"
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "libqos/xen-vscsifront.h"
+
+#define DOMID           1
+#define IMG_SIZE        (4 * MiB)
+
+#define RSLT_NO_CONNECT (XEN_VSCSIIF_RSLT_HOST_NO_CONNECT << 16)
+#define RSLT_ERROR      (XEN_VSCSIIF_RSLT_HOST_ERROR << 16)
+
+static char *img[2];
+
+static void make_images(void)
+{
+    g_autofree char *buf = g_malloc(IMG_SIZE);
+
+    for (int n = 0; n < 2; n++) {
+        if (!img[n]) {
+            int fd = g_file_open_tmp("xen-pvscsi-XXXXXX.img", &img[n], NULL);
+
+            g_assert_cmpint(fd, >=, 0);
+            close(fd);
+        }
+        for (size_t i = 0; i < IMG_SIZE; i++) {
+            buf[i] = (i / 512) ^ (n << 7);
+        }
+        g_assert_true(g_file_set_contents(img[n], buf, IMG_SIZE, NULL));
+    }
+}
+
+/*
+ * Host 0 with three LUNs: scsi-hd at 0:0:0 (image 0), scsi-hd at 0:2:3
+ * (image 1), scsi-cd at 1:1:0 (image 1, read-only).
+ */
+static QXen *start(const char *hba_opts)
+{
+    make_images();
+    return qxen_start(DOMID,
+        "-blockdev driver=file,node-name=f0,filename=%s "
+        "-blockdev driver=raw,node-name=d0,file=f0 "
+        "-blockdev driver=file,node-name=f1,filename=%s "
+        "-blockdev driver=raw,node-name=d1,file=f1 "
+        "-blockdev driver=file,node-name=f2,filename=%s,read-only=on,locking=off "
+        "-blockdev driver=raw,node-name=d2,file=f2,read-only=on "
+        "-device xen-pvscsi,id=vscsi0,devid=0%s "
+        "-device scsi-hd,bus=vscsi0.0,channel=0,scsi-id=0,lun=0,drive=d0 "
+        "-device scsi-hd,bus=vscsi0.0,channel=0,scsi-id=2,lun=3,drive=d1 "
+        "-device scsi-cd,bus=vscsi0.0,channel=1,scsi-id=1,lun=0,drive=d2",
+        img[0], img[1], img[1], hba_opts);
+}
+
+static void cmd_init(QVscsiCmd *c, int channel, int id, int lun,
+                     const uint8_t *cdb, int cdb_len, int dir, void *data,
+                     size_t len)
+{
+    memset(c, 0, sizeof(*c));
+    c->channel = channel;
+    c->id = id;
+    c->lun = lun;
+    memcpy(c->cdb, cdb, cdb_len);
+    c->cdb_len = cdb_len;
+    c->dir = dir;
+    c->data = data;
+    c->len = len;
+}
+
+/* TEST UNIT READY until the power-on unit attention is gone. */
+static void clear_ua(QVscsiFront *f, int channel, int id, int lun)
+{
+    static const uint8_t tur[6] = { 0x00 };
+    QVscsiCmd c;
+
+    cmd_init(&c, channel, id, lun, tur, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd(f, &c);
+    g_assert_cmphex(c.rslt, ==, 0x02);              /* CHECK CONDITION */
+    g_assert_cmpuint(c.sense_len, >=, 14);
+    g_assert_cmphex(c.sense[2] & 0xf, ==, 0x6);     /* UNIT ATTENTION */
+    g_assert_cmphex(c.sense[12], ==, 0x29);         /* POWER ON/RESET */
+    qvscsi_cmd(f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+}
+
+static void check_lun_states(QVscsiFront *f, int state)
+{
+    for (int n = 0; n < 3; n++) {
+        g_autofree char *k = qvscsi_be_key(f, "vscsi-devs/dev-%d/state", n);
+
+        g_assert_cmpint(qxs_read_int(f->x->xs, k, -1), ==, state);
+    }
+}
+
+static void test_connect(void)
+{
+    QXen *x = start("");
+    QVscsiFront f;
+    static const char *const vdevs[] = { "0:0:0:0", "0:0:2:3", "0:1:1:0" };
+    g_autofree char *sg = NULL;
+    g_autofree char *sg_key = NULL;
+
+    qvscsi_init(&f, x, 0);
+    {
+        g_autofree char *k = qvscsi_be_key(&f, "state");
+        qxs_wait_state(x, x->xs, k, 2);
+    }
+    sg_key = qvscsi_be_key(&f, "feature-sg-grant");
+    sg = qxs_read(x->xs, sg_key);
+    g_assert_cmpstr(sg, ==, "128");
+    for (int n = 0; n < 3; n++) {
+        g_autofree char *k = qvscsi_be_key(&f, "vscsi-devs/dev-%d/v-dev", n);
+        g_autofree char *v = qxs_read(x->xs, k);
+        g_autofree char *pk = qvscsi_be_key(&f, "vscsi-devs/dev-%d/p-dev", n);
+        g_autofree char *p = qxs_read(x->xs, pk);
+
+        g_assert_cmpstr(v, ==, vdevs[n]);
+        g_assert_nonnull(p);
+        g_assert_true(g_str_has_prefix(p, n == 2 ? "scsi-cd:" : "scsi-hd:"));
+    }
+    check_lun_states(&f, 1);
+    qvscsi_connect(&f);
+    /* After the frontend's Connected, every LUN is in use. */
+    for (int n = 0; n < 3; n++) {
+        g_autofree char *k = qvscsi_be_key(&f, "vscsi-devs/dev-%d/state", n);
+        g_assert_true(qxs_wait_value(x, x->xs, k, "4", QXEN_TIMEOUT_MS));
+    }
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+static void test_inquiry_capacity(void)
+{
+    QXen *x = start("");
+    QVscsiFront f;
+    uint8_t inq_cdb[6] = { 0x12, 0, 0, 0, 96, 0 };
+    uint8_t cap_cdb[10] = { 0x25 };
+    uint8_t buf[96];
+    QVscsiCmd c;
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+
+    cmd_init(&c, 0, 0, 0, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 96);
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmphex(buf[0] & 0x1f, ==, 0x00);       /* direct access */
+    g_assert_cmpmem(buf + 8, 4, "QEMU", 4);
+    cmd_init(&c, 1, 1, 0, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 96);
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmphex(buf[0] & 0x1f, ==, 0x05);       /* CD/DVD */
+
+    clear_ua(&f, 0, 2, 3);
+    cmd_init(&c, 0, 2, 3, cap_cdb, 10, VSCSIIF_DMA_FROM_DEVICE, buf, 8);
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpuint(ldl_be_p(buf), ==, IMG_SIZE / 512 - 1);
+    g_assert_cmpuint(ldl_be_p(buf + 4), ==, 512);
+    g_assert_cmpuint(c.residual, ==, 0);
+
+    /* A missing LUN of an existing target: peripheral qualifier 3 */
+    cmd_init(&c, 0, 2, 5, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 96);
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmphex(buf[0], ==, 0x7f);
+    /* A missing target: no connect */
+    cmd_init(&c, 0, 9, 0, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 96);
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, RSLT_NO_CONNECT);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+static void rw10(QVscsiFront *f, int id, int lun, bool write, uint32_t lba,
+                 void *buf, size_t len, bool indirect, int32_t *rslt)
+{
+    uint8_t cdb[10] = { write ? 0x2a : 0x28 };
+    QVscsiCmd c;
+
+    stl_be_p(cdb + 2, lba);
+    stw_be_p(cdb + 7, len / 512);
+    cmd_init(&c, 0, id, lun, cdb, 10,
+             write ? VSCSIIF_DMA_TO_DEVICE : VSCSIIF_DMA_FROM_DEVICE,
+             buf, len);
+    c.indirect = indirect;
+    qvscsi_cmd(f, &c);
+    *rslt = c.rslt;
+    if (c.rslt == 0) {
+        g_assert_cmpuint(c.residual, ==, 0);
+    }
+}
+
+static void check_image(int n, uint64_t off, const void *data, size_t len)
+{
+    g_autofree char *contents = NULL;
+    gsize size;
+
+    g_assert_true(g_file_get_contents(img[n], &contents, &size, NULL));
+    g_assert_cmpmem(contents + off, len, data, len);
+}
+
+static void do_test_read_write(size_t len, bool indirect)
+{
+    QXen *x = start("");
+    QVscsiFront f;
+    g_autofree uint8_t *wbuf = g_malloc(len);
+    g_autofree uint8_t *rbuf = g_malloc0(len);
+    int32_t rslt;
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 0, 0);
+
+    /* Read what the image holds */
+    rw10(&f, 0, 0, false, 16, rbuf, len, indirect, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    for (size_t i = 0; i < len; i++) {
+        g_assert_cmpuint(rbuf[i], ==, (uint8_t)(16 + i / 512));
+    }
+    /* Write a pattern, find it in the file, read it back */
+    for (size_t i = 0; i < len; i++) {
+        wbuf[i] = g_test_rand_int();
+    }
+    rw10(&f, 0, 0, true, 100, wbuf, len, indirect, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    check_image(0, 100 * 512, wbuf, len);
+    memset(rbuf, 0, len);
+    rw10(&f, 0, 0, false, 100, rbuf, len, indirect, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    g_assert_cmpmem(rbuf, len, wbuf, len);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+static void test_rw_small(void)
+{
+    do_test_read_write(4096, false);
+}
+
+static void test_rw_direct_max(void)
+{
+    do_test_read_write(26 * 4096, false);
+}
+
+static void test_rw_sg_grant(void)
+{
+    do_test_read_write(256 * KiB, false);
+}
+
+static void test_rw_sg_grant_512k(void)
+{
+    do_test_read_write(512 * KiB, true);
+}
+
+static void test_cdrom_write_protect(void)
+{
+    QXen *x = start("");
+    QVscsiFront f;
+    uint8_t buf[2048] = { 0 };
+    uint8_t cdb[10] = { 0x2a, 0, 0, 0, 0, 1, 0, 0, 1, 0 };
+    QVscsiCmd c;
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 1, 1, 0);
+    cmd_init(&c, 1, 1, 0, cdb, 10, VSCSIIF_DMA_TO_DEVICE, buf, sizeof(buf));
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0x02);
+    g_assert_cmphex(c.sense[2] & 0xf, ==, 0x7);     /* DATA PROTECT */
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/* Hostile requests: each gets exactly one error response. */
+static void test_bad_requests(void)
+{
+    QXen *x = start("");
+    QVscsiFront f;
+    vscsiif_request_t rq;
+    vscsiif_response_t rsp;
+    uint64_t page;
+    uint32_t ref;
+    int32_t rslt;
+    uint8_t buf[512];
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 0, 0);
+    page = qxen_alloc_pages(x, 1);
+    ref = qxen_grant(x, page, false);
+
+#define SEND_EXPECT(expected) do {                                      \
+        qvscsi_put_raw(&f, &rq);                                        \
+        qvscsi_push(&f);                                                \
+        g_assert_true(qvscsi_get_response(&f, &rsp, QXEN_TIMEOUT_MS));  \
+        g_assert_cmpuint(rsp.rqid, ==, rq.rqid);                        \
+        g_assert_cmphex(rsp.rslt, ==, (expected));                      \
+    } while (0)
+
+    /* a valid READ(10) of one block as the template */
+#define RESET_RQ() do {                                                 \
+        memset(&rq, 0, sizeof(rq));                                     \
+        rq.rqid = 3;                                                    \
+        rq.act = VSCSIIF_ACT_SCSI_CDB;                                  \
+        rq.cmd_len = 10;                                                \
+        rq.cmnd[0] = 0x28;                                              \
+        rq.cmnd[8] = 1;                                                 \
+        rq.sc_data_direction = VSCSIIF_DMA_FROM_DEVICE;                 \
+        rq.nr_segments = 1;                                             \
+        rq.seg[0].gref = ref;                                           \
+        rq.seg[0].length = 512;                                         \
+    } while (0)
+
+    RESET_RQ();
+    SEND_EXPECT(0);
+
+    RESET_RQ();
+    rq.cmd_len = 17;
+    SEND_EXPECT(RSLT_ERROR);
+
+    RESET_RQ();
+    rq.act = 0;
+    SEND_EXPECT(RSLT_ERROR);
+    RESET_RQ();
+    rq.act = VSCSIIF_ACT_SCSI_SG_PRESET;
+    SEND_EXPECT(RSLT_ERROR);
+    RESET_RQ();
+    rq.act = 200;
+    SEND_EXPECT(RSLT_ERROR);
+
+    RESET_RQ();
+    rq.nr_segments = 27;
+    SEND_EXPECT(RSLT_ERROR);
+
+    RESET_RQ();
+    rq.nr_segments = VSCSIIF_SG_GRANT | 27;
+    SEND_EXPECT(RSLT_ERROR);
+
+    RESET_RQ();
+    rq.seg[0].offset = 4000;                        /* 4000 + 512 > 4096 */
+    SEND_EXPECT(RSLT_ERROR);
+
+    RESET_RQ();
+    rq.seg[0].offset = 4096;
+    rq.seg[0].length = 0;
+    SEND_EXPECT(RSLT_ERROR);
+
+    RESET_RQ();
+    rq.seg[0].gref = 60000;                         /* not in the table */
+    SEND_EXPECT(RSLT_ERROR);
+
+    RESET_RQ();
+    rq.sc_data_direction = VSCSIIF_DMA_TO_DEVICE;   /* READ with data out */
+    SEND_EXPECT(RSLT_ERROR);
+
+    RESET_RQ();
+    rq.sc_data_direction = VSCSIIF_DMA_BIDIRECTIONAL;
+    SEND_EXPECT(RSLT_ERROR);
+
+    RESET_RQ();
+    rq.sc_data_direction = 9;
+    SEND_EXPECT(RSLT_ERROR);
+
+    RESET_RQ();
+    rq.seg[0].length = 256;                         /* shorter than the CDB */
+    SEND_EXPECT(RSLT_ERROR);
+
+    /* an indirect page whose length is not a multiple of 8 */
+    RESET_RQ();
+    rq.nr_segments = VSCSIIF_SG_GRANT | 1;
+    rq.seg[0].length = 12;
+    SEND_EXPECT(RSLT_ERROR);
+
+    /* After all that, I/O still works and no grant was left mapped. */
+    g_assert_false(qxen_grant_in_use(x, ref));
+    rw10(&f, 0, 0, false, 1, buf, sizeof(buf), false, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    g_assert_cmpuint(buf[0], ==, 1);
+
+    qxen_ungrant(x, ref);
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/*
+ * A producer index that overflows the ring: this device disconnects, a
+ * second xen-pvscsi in the same QEMU keeps working.
+ */
+static void test_ring_overflow(void)
+{
+    g_autofree char *opts = NULL;
+    QXen *x;
+    QVscsiFront f, g;
+    g_autofree char *state = NULL;
+    uint8_t buf[512];
+    int32_t rslt;
+
+    make_images();
+    opts = g_strdup_printf(" -blockdev driver=file,node-name=f3,filename=%s,"
+                           "locking=off "
+                           "-blockdev driver=raw,node-name=d3,file=f3 "
+                           "-device xen-pvscsi,id=vscsi1,devid=1 "
+                           "-device scsi-hd,bus=vscsi1.0,scsi-id=0,drive=d3",
+                           img[1]);
+    x = start(opts);
+    qvscsi_init(&f, x, 0);
+    qvscsi_init(&g, x, 1);
+    qvscsi_connect(&f);
+    qvscsi_connect(&g);
+    clear_ua(&g, 0, 0, 0);
+
+    /* req_prod 100 entries ahead of what the backend answered */
+    qtest_writel(x->qts, f.ring.gpa, 100);
+    qxen_evtchn_kick(x, f.port);
+    state = qvscsi_be_key(&f, "state");
+    qxs_wait_state(x, x->xs, state, 5);
+
+    rw10(&g, 0, 0, false, 2, buf, sizeof(buf), false, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    g_assert_cmpuint(buf[0], ==, (uint8_t)(2 ^ 0x80));
+
+    qvscsi_close(&g);
+    qvscsi_free(&f);
+    qvscsi_free(&g);
+    qxen_stop(x);
+}
+
+/* The frontend closes and connects again on a new ring. */
+static void test_reconnect(void)
+{
+    QXen *x = start("");
+    QVscsiFront f;
+    uint8_t buf[512];
+    int32_t rslt;
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 0, 0);
+    qvscsi_close(&f);
+    {
+        g_autofree char *fe_state = g_strdup_printf("%s/state", f.fe);
+        g_autofree char *be_state = qvscsi_be_key(&f, "state");
+
+        qxs_write(x->xs, fe_state, "1");
+        qxs_wait_state(x, x->xs, be_state, 2);
+    }
+    qvscsi_connect(&f);
+    rw10(&f, 0, 0, false, 7, buf, sizeof(buf), false, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    g_assert_cmpuint(buf[0], ==, 7);
+    check_lun_states(&f, 4);
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+int main(int argc, char **argv)
+{
+    int ret;
+
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/xen-pvscsi/connect", test_connect);
+    qtest_add_func("/xen-pvscsi/inquiry-capacity", test_inquiry_capacity);
+    qtest_add_func("/xen-pvscsi/rw/4k", test_rw_small);
+    qtest_add_func("/xen-pvscsi/rw/104k-direct", test_rw_direct_max);
+    qtest_add_func("/xen-pvscsi/rw/256k-sg-grant", test_rw_sg_grant);
+    qtest_add_func("/xen-pvscsi/rw/512k-sg-grant", test_rw_sg_grant_512k);
+    qtest_add_func("/xen-pvscsi/cdrom-write-protect",
+                   test_cdrom_write_protect);
+    qtest_add_func("/xen-pvscsi/bad-requests", test_bad_requests);
+    qtest_add_func("/xen-pvscsi/ring-overflow", test_ring_overflow);
+    qtest_add_func("/xen-pvscsi/reconnect", test_reconnect);
+    ret = g_test_run();
+    for (int n = 0; n < 2; n++) {
+        if (img[n]) {
+            unlink(img[n]);
+            g_free(img[n]);
+        }
+    }
+    return ret;
+}
