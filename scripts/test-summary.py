@@ -25,6 +25,10 @@ def main(paths):
             with open(path, encoding='utf-8') as f:
                 lines = f.readlines()
         except FileNotFoundError:
+            # A suite that did not get as far as running (its build failed)
+            # must not pass silently.
+            print(f'FAIL  no test log {path}: the suite did not run')
+            failed += 1
             continue
         seen_log = True
         for line in lines:

@@ -290,11 +290,6 @@ static int xen_pvscsi_parse_cdb(SCSIDevice *dev, SCSICommand *cmd,
     return 0;
 }
 
-static void xen_pvscsi_free_request(SCSIBus *bus, void *priv)
-{
-    /* Requests are released by xen_pvscsi_req_done(). */
-}
-
 static const struct SCSIBusInfo xen_pvscsi_scsi_info = {
     .tcq = true,
     .max_channel = XEN_PVSCSI_MAX_CHANNEL,
@@ -306,7 +301,6 @@ static const struct SCSIBusInfo xen_pvscsi_scsi_info = {
     .complete = xen_pvscsi_complete,
     .fail = xen_pvscsi_fail,
     .cancel = xen_pvscsi_cancel,
-    .free_request = xen_pvscsi_free_request,
 };
 
 /* ---------------------------------------------------------------------- */
@@ -711,6 +705,7 @@ static void xen_pvscsi_unplug(HotplugHandler *hotplug_dev, DeviceState *dev,
 
 static void xen_pvscsi_connect(XenPVSCSI *s, Error **errp)
 {
+    ERRP_GUARD();
     XenDevice *xendev = &s->xendev;
     unsigned int port;
 
@@ -811,6 +806,7 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
                                         enum xenbus_state frontend_state,
                                         Error **errp)
 {
+    ERRP_GUARD();
     XenPVSCSI *s = XEN_PVSCSI(xendev);
     enum xenbus_state backend_state = xen_device_backend_get_state(xendev);
 

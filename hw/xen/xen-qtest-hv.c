@@ -472,8 +472,11 @@ static void *hv_gnttab_map_refs(xengnttab_handle *h, uint32_t count,
                                 false, 0);
         }
         g_free(m);
-        s->map_count[refs[0]]++;
-        hv_gnt_untrack(s, refs[0]);
+        if (!s->map_count[refs[0]]) {
+            /* Undo the GTF_reading/GTF_writing set by hv_gnt_check(). */
+            qatomic_and(&s->gnt[refs[0]].flags,
+                        (uint16_t)~(GTF_reading | GTF_writing));
+        }
         errno = EINVAL;
         return NULL;
     }

@@ -298,6 +298,7 @@ static void test_bad_requests(void)
     uint32_t ref;
     int32_t rslt;
     uint8_t buf[512];
+    uint16_t rqid = 0;
 
     qvscsi_init(&f, x, 0);
     qvscsi_connect(&f);
@@ -311,12 +312,14 @@ static void test_bad_requests(void)
         g_assert_true(qvscsi_get_response(&f, &rsp, QXEN_TIMEOUT_MS));  \
         g_assert_cmpuint(rsp.rqid, ==, rq.rqid);                        \
         g_assert_cmphex(rsp.rslt, ==, (expected));                      \
+        g_assert_cmpuint(qxen_ring_rsp_prod(x, &f.ring), ==,            \
+                         f.ring.rsp_cons);                              \
     } while (0)
 
     /* a valid READ(10) of one block as the template */
 #define RESET_RQ() do {                                                 \
         memset(&rq, 0, sizeof(rq));                                     \
-        rq.rqid = 3;                                                    \
+        rq.rqid = rqid++ % 16;                                          \
         rq.act = VSCSIIF_ACT_SCSI_CDB;                                  \
         rq.cmd_len = 10;                                                \
         rq.cmnd[0] = 0x28;                                              \
@@ -394,6 +397,68 @@ static void test_bad_requests(void)
     g_assert_cmpuint(buf[0], ==, 1);
 
     qxen_ungrant(x, ref);
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+static int32_t send_tmf(QVscsiFront *f, uint8_t act, int channel, int id,
+                        int lun, uint16_t ref_rqid)
+{
+    vscsiif_request_t rq = {
+        .rqid = 9,
+        .act = act,
+        .channel = channel,
+        .id = id,
+        .lun = lun,
+        .ref_rqid = ref_rqid,
+    };
+    vscsiif_response_t rsp;
+
+    qvscsi_put_raw(f, &rq);
+    qvscsi_push(f);
+    g_assert_true(qvscsi_get_response(f, &rsp, QXEN_TIMEOUT_MS));
+    g_assert_cmpuint(rsp.rqid, ==, 9);
+    g_assert_cmpuint(qxen_ring_rsp_prod(f->x, &f->ring), ==, f->ring.rsp_cons);
+    return rsp.rslt;
+}
+
+/* Task management without I/O in flight. */
+static void test_tmf_idle(void)
+{
+    QXen *x = start("");
+    QVscsiFront f;
+    static const uint8_t tur[6] = { 0x00 };
+    QVscsiCmd c;
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 0, 0);
+    clear_ua(&f, 0, 2, 3);
+
+    /* Aborting a request that is not in flight: function complete */
+    g_assert_cmphex(send_tmf(&f, VSCSIIF_ACT_SCSI_ABORT, 0, 0, 0, 5), ==,
+                    XEN_VSCSIIF_RSLT_RESET_SUCCESS);
+    /* LUN reset: success, and the LUN reports the reset ... */
+    g_assert_cmphex(send_tmf(&f, VSCSIIF_ACT_SCSI_RESET, 0, 0, 0, 0), ==,
+                    XEN_VSCSIIF_RSLT_RESET_SUCCESS);
+    cmd_init(&c, 0, 0, 0, tur, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0x02);
+    g_assert_cmphex(c.sense[2] & 0xf, ==, 0x6);     /* UNIT ATTENTION */
+    g_assert_cmphex(c.sense[12], ==, 0x29);         /* reset occurred */
+    /* ... while another LUN was not reset */
+    cmd_init(&c, 0, 2, 3, tur, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    /* No device at the address */
+    g_assert_cmphex(send_tmf(&f, VSCSIIF_ACT_SCSI_RESET, 0, 9, 0, 0), ==,
+                    RSLT_NO_CONNECT);
+    g_assert_cmphex(send_tmf(&f, VSCSIIF_ACT_SCSI_RESET, 0, 2, 7, 0), ==,
+                    RSLT_NO_CONNECT);
+    g_assert_cmphex(send_tmf(&f, VSCSIIF_ACT_SCSI_ABORT, 0, 9, 0, 1), ==,
+                    RSLT_NO_CONNECT);
+
     qvscsi_close(&f);
     qvscsi_free(&f);
     qxen_stop(x);
@@ -485,6 +550,7 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-pvscsi/cdrom-write-protect",
                    test_cdrom_write_protect);
     qtest_add_func("/xen-pvscsi/bad-requests", test_bad_requests);
+    qtest_add_func("/xen-pvscsi/tmf-idle", test_tmf_idle);
     qtest_add_func("/xen-pvscsi/ring-overflow", test_ring_overflow);
     qtest_add_func("/xen-pvscsi/reconnect", test_reconnect);
     ret = g_test_run();

@@ -158,6 +158,8 @@ void qvscsi_cmd(QVscsiFront *f, QVscsiCmd *c)
     qvscsi_push(f);
     g_assert_true(qvscsi_get_response(f, &rsp, QXEN_TIMEOUT_MS));
     g_assert_cmpuint(rsp.rqid, ==, rq.rqid);
+    /* Exactly one response: nothing else is on the ring. */
+    g_assert_cmpuint(qxen_ring_rsp_prod(x, &f->ring), ==, f->ring.rsp_cons);
 
     c->rslt = rsp.rslt;
     c->residual = rsp.residual_len;
