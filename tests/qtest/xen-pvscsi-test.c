@@ -22,6 +22,14 @@
 
 static char *img[2];
 
+/* Set per case: run the HBA (and so its LUNs) in an iothread. */
+static bool use_iothread;
+
+typedef struct TestCase {
+    const char *name;
+    void (*fn)(void);
+} TestCase;
+
 static void make_images(void)
 {
     g_autofree char *buf = g_malloc(IMG_SIZE);
@@ -42,23 +50,52 @@ static void make_images(void)
 
 /*
  * Host 0 with three LUNs: scsi-hd at 0:0:0 (image 0), scsi-hd at 0:2:3
- * (image 1), scsi-cd at 1:1:0 (image 1, read-only).
+ * (image 1), scsi-cd at 1:1:0 (image 1, read-only).  With @throttle, LUN
+ * 0:0:0 is throttled to one request per second of the qtest clock, which
+ * only moves when the test steps it: requests to it stay in flight until
+ * then.  (The throttle group must be made after the accelerator, or it
+ * runs on the real-time clock: hence QMP rather than the command line.)
+ * @extra is appended to the command line.
  */
-static QXen *start(const char *hba_opts)
+static QXen *start_with(bool throttle, const char *extra)
 {
+    QXen *x;
+
     make_images();
-    return qxen_start(DOMID,
+    x = qxen_start(DOMID,
+        "%s"
         "-blockdev driver=file,node-name=f0,filename=%s "
         "-blockdev driver=raw,node-name=d0,file=f0 "
         "-blockdev driver=file,node-name=f1,filename=%s "
         "-blockdev driver=raw,node-name=d1,file=f1 "
-        "-blockdev driver=file,node-name=f2,filename=%s,read-only=on,locking=off "
+        "-blockdev driver=file,node-name=f2,filename=%s,read-only=on,"
+        "locking=off "
         "-blockdev driver=raw,node-name=d2,file=f2,read-only=on "
         "-device xen-pvscsi,id=vscsi0,devid=0%s "
-        "-device scsi-hd,bus=vscsi0.0,channel=0,scsi-id=0,lun=0,drive=d0 "
+        "-device scsi-hd,id=lun0,bus=vscsi0.0,channel=0,scsi-id=0,lun=0,"
+        "drive=d0 "
         "-device scsi-hd,bus=vscsi0.0,channel=0,scsi-id=2,lun=3,drive=d1 "
-        "-device scsi-cd,bus=vscsi0.0,channel=1,scsi-id=1,lun=0,drive=d2",
-        img[0], img[1], img[1], hba_opts);
+        "-device scsi-cd,bus=vscsi0.0,channel=1,scsi-id=1,lun=0,drive=d2"
+        "%s",
+        use_iothread ? "-object iothread,id=io0 " : "",
+        img[0], img[1], img[1],
+        use_iothread ? ",iothread=io0" : "",
+        extra);
+    if (throttle) {
+        QDict *rsp = qtest_qmp(x->qts,
+            "{'execute': 'block_set_io_throttle', 'arguments': {"
+            "'id': 'lun0', 'iops': 1, 'iops_rd': 0, 'iops_wr': 0,"
+            "'bps': 0, 'bps_rd': 0, 'bps_wr': 0 } }");
+
+        g_assert_true(qdict_haskey(rsp, "return"));
+        qobject_unref(rsp);
+    }
+    return x;
+}
+
+static QXen *start(void)
+{
+    return start_with(false, "");
 }
 
 static void cmd_init(QVscsiCmd *c, int channel, int id, int lun,
@@ -103,7 +140,7 @@ static void check_lun_states(QVscsiFront *f, int state)
 
 static void test_connect(void)
 {
-    QXen *x = start("");
+    QXen *x = start();
     QVscsiFront f;
     static const char *const vdevs[] = { "0:0:0:0", "0:0:2:3", "0:1:1:0" };
     g_autofree char *sg = NULL;
@@ -141,7 +178,7 @@ static void test_connect(void)
 
 static void test_inquiry_capacity(void)
 {
-    QXen *x = start("");
+    QXen *x = start();
     QVscsiFront f;
     uint8_t inq_cdb[6] = { 0x12, 0, 0, 0, 96, 0 };
     uint8_t cap_cdb[10] = { 0x25 };
@@ -214,7 +251,7 @@ static void check_image(int n, uint64_t off, const void *data, size_t len)
 
 static void do_test_read_write(size_t len, bool indirect)
 {
-    QXen *x = start("");
+    QXen *x = start();
     QVscsiFront f;
     g_autofree uint8_t *wbuf = g_malloc(len);
     g_autofree uint8_t *rbuf = g_malloc0(len);
@@ -269,7 +306,7 @@ static void test_rw_sg_grant_512k(void)
 
 static void test_cdrom_write_protect(void)
 {
-    QXen *x = start("");
+    QXen *x = start();
     QVscsiFront f;
     uint8_t buf[2048] = { 0 };
     uint8_t cdb[10] = { 0x2a, 0, 0, 0, 0, 1, 0, 0, 1, 0 };
@@ -290,7 +327,7 @@ static void test_cdrom_write_protect(void)
 /* Hostile requests: each gets exactly one error response. */
 static void test_bad_requests(void)
 {
-    QXen *x = start("");
+    QXen *x = start();
     QVscsiFront f;
     vscsiif_request_t rq;
     vscsiif_response_t rsp;
@@ -426,7 +463,7 @@ static int32_t send_tmf(QVscsiFront *f, uint8_t act, int channel, int id,
 /* Task management without I/O in flight. */
 static void test_tmf_idle(void)
 {
-    QXen *x = start("");
+    QXen *x = start();
     QVscsiFront f;
     static const uint8_t tur[6] = { 0x00 };
     QVscsiCmd c;
@@ -436,9 +473,9 @@ static void test_tmf_idle(void)
     clear_ua(&f, 0, 0, 0);
     clear_ua(&f, 0, 2, 3);
 
-    /* Aborting a request that is not in flight: function complete */
+    /* Aborting a request that is not in flight fails, as with LIO */
     g_assert_cmphex(send_tmf(&f, VSCSIIF_ACT_SCSI_ABORT, 0, 0, 0, 5), ==,
-                    XEN_VSCSIIF_RSLT_RESET_SUCCESS);
+                    XEN_VSCSIIF_RSLT_RESET_FAILED);
     /* LUN reset: success, and the LUN reports the reset ... */
     g_assert_cmphex(send_tmf(&f, VSCSIIF_ACT_SCSI_RESET, 0, 0, 0, 0), ==,
                     XEN_VSCSIIF_RSLT_RESET_SUCCESS);
@@ -481,10 +518,10 @@ static void test_ring_overflow(void)
     opts = g_strdup_printf(" -blockdev driver=file,node-name=f3,filename=%s,"
                            "locking=off "
                            "-blockdev driver=raw,node-name=d3,file=f3 "
-                           "-device xen-pvscsi,id=vscsi1,devid=1 "
+                           "-device xen-pvscsi,id=vscsi1,devid=1%s "
                            "-device scsi-hd,bus=vscsi1.0,scsi-id=0,drive=d3",
-                           img[1]);
-    x = start(opts);
+                           img[1], use_iothread ? ",iothread=io0" : "");
+    x = start_with(false, opts);
     qvscsi_init(&f, x, 0);
     qvscsi_init(&g, x, 1);
     qvscsi_connect(&f);
@@ -510,7 +547,7 @@ static void test_ring_overflow(void)
 /* The frontend closes and connects again on a new ring. */
 static void test_reconnect(void)
 {
-    QXen *x = start("");
+    QXen *x = start();
     QVscsiFront f;
     uint8_t buf[512];
     int32_t rslt;
@@ -536,23 +573,505 @@ static void test_reconnect(void)
     qxen_stop(x);
 }
 
+/* ---------------------------------------------------------------------- */
+/* More CDBs                                                               */
+
+static void test_report_luns(void)
+{
+    QXen *x = start();
+    QVscsiFront f;
+    uint8_t cdb[12] = { 0xa0 };
+    uint8_t inq_cdb[6] = { 0x12, 0, 0, 0, 96, 0 };
+    uint8_t buf[64];
+    QVscsiCmd c;
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 0, 0);
+
+    /* Target 0 has LUN 0 only */
+    stl_be_p(cdb + 6, sizeof(buf));
+    memset(buf, 0xee, sizeof(buf));
+    cmd_init(&c, 0, 0, 0, cdb, 12, VSCSIIF_DMA_FROM_DEVICE, buf, sizeof(buf));
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpuint(ldl_be_p(buf), ==, 8);
+    g_assert_cmpuint(ldq_be_p(buf + 8), ==, 0);
+    g_assert_cmpuint(c.residual, ==, sizeof(buf) - 16);
+
+    /*
+     * Target 2 has LUN 3 only.  Asked at LUN 3, and at LUN 0 where nothing
+     * is attached, the list is LUN 0 (SAM's well-known LUN, which QEMU's
+     * SCSI bus always reports) and LUN 3.
+     */
+    for (int lun = 3; lun >= 0; lun -= 3) {
+        memset(buf, 0xee, sizeof(buf));
+        cmd_init(&c, 0, 2, lun, cdb, 12, VSCSIIF_DMA_FROM_DEVICE, buf,
+                 sizeof(buf));
+        qvscsi_cmd(&f, &c);
+        g_assert_cmphex(c.rslt, ==, 0);
+        g_assert_cmpuint(ldl_be_p(buf), ==, 16);
+        g_assert_cmpuint(ldq_be_p(buf + 8), ==, 0);
+        g_assert_cmpuint(buf[16], ==, 0x00);        /* peripheral addressing */
+        g_assert_cmpuint(buf[17], ==, 3);
+        g_assert_cmpuint(c.residual, ==, sizeof(buf) - 24);
+    }
+    /* An allocation length of 16 gets the header and the first LUN */
+    stl_be_p(cdb + 6, 16);
+    memset(buf, 0xee, sizeof(buf));
+    cmd_init(&c, 0, 2, 3, cdb, 12, VSCSIIF_DMA_FROM_DEVICE, buf, 16);
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpuint(ldl_be_p(buf), ==, 16);    /* the whole list's length */
+    g_assert_cmpuint(c.residual, ==, 0);
+
+    /* LUN 0 of target 2: qualifier 1 (not connected), no device type */
+    cmd_init(&c, 0, 2, 0, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 64);
+    inq_cdb[4] = 64;
+    memcpy(c.cdb, inq_cdb, 6);
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmphex(buf[0], ==, 0x3f);
+
+    /* No target at all: no connect */
+    stl_be_p(cdb + 6, sizeof(buf));
+    cmd_init(&c, 0, 5, 0, cdb, 12, VSCSIIF_DMA_FROM_DEVICE, buf, sizeof(buf));
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, RSLT_NO_CONNECT);
+    g_assert_cmpuint(c.residual, ==, 0);
+    g_assert_cmpuint(c.sense_len, ==, 0);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/* READ/WRITE (6), (10) and (16) at several sizes, checked in the image. */
+static void rw_cdb(QVscsiFront *f, int cdb_size, bool write, uint64_t lba,
+                   void *buf, size_t len)
+{
+    uint8_t cdb[16] = { 0 };
+    uint32_t blocks = len / 512;
+    QVscsiCmd c;
+
+    switch (cdb_size) {
+    case 6:
+        g_assert_cmpuint(blocks, <=, 256);
+        cdb[0] = write ? 0x0a : 0x08;
+        cdb[1] = (lba >> 16) & 0x1f;
+        cdb[2] = lba >> 8;
+        cdb[3] = lba;
+        cdb[4] = blocks == 256 ? 0 : blocks;        /* 0 means 256 */
+        break;
+    case 10:
+        cdb[0] = write ? 0x2a : 0x28;
+        stl_be_p(cdb + 2, lba);
+        stw_be_p(cdb + 7, blocks);
+        break;
+    case 16:
+        cdb[0] = write ? 0x8a : 0x88;
+        stq_be_p(cdb + 2, lba);
+        stl_be_p(cdb + 10, blocks);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    cmd_init(&c, 0, 0, 0, cdb, cdb_size,
+             write ? VSCSIIF_DMA_TO_DEVICE : VSCSIIF_DMA_FROM_DEVICE,
+             buf, len);
+    qvscsi_cmd(f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpuint(c.residual, ==, 0);
+}
+
+static void test_rw_6_10_16(void)
+{
+    static const int cdb_sizes[] = { 6, 10, 16 };
+    static const size_t lens[] = { 512, 8 * KiB, 128 * KiB };
+    QXen *x = start();
+    QVscsiFront f;
+    uint64_t lba = 40;
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 0, 0);
+
+    for (int i = 0; i < ARRAY_SIZE(cdb_sizes); i++) {
+        for (int j = 0; j < ARRAY_SIZE(lens); j++) {
+            size_t len = lens[j];
+            g_autofree uint8_t *wbuf = g_malloc(len);
+            g_autofree uint8_t *rbuf = g_malloc0(len);
+
+            /* What the image holds */
+            rw_cdb(&f, cdb_sizes[i], false, lba, rbuf, len);
+            for (size_t k = 0; k < len; k++) {
+                g_assert_cmpuint(rbuf[k], ==, (uint8_t)(lba + k / 512));
+            }
+            for (size_t k = 0; k < len; k++) {
+                wbuf[k] = g_test_rand_int();
+            }
+            rw_cdb(&f, cdb_sizes[i], true, lba, wbuf, len);
+            check_image(0, lba * 512, wbuf, len);
+            memset(rbuf, 0, len);
+            rw_cdb(&f, cdb_sizes[i], false, lba, rbuf, len);
+            g_assert_cmpmem(rbuf, len, wbuf, len);
+            lba += len / 512;
+        }
+    }
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/* READ CAPACITY (16) and a read past the end */
+static void test_capacity16(void)
+{
+    QXen *x = start();
+    QVscsiFront f;
+    uint8_t cdb[16] = { 0x9e, 0x10 };
+    uint8_t buf[32];
+    QVscsiCmd c;
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 0, 0);
+
+    stl_be_p(cdb + 10, sizeof(buf));
+    cmd_init(&c, 0, 0, 0, cdb, 16, VSCSIIF_DMA_FROM_DEVICE, buf, sizeof(buf));
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpuint(ldq_be_p(buf), ==, IMG_SIZE / 512 - 1);
+    g_assert_cmpuint(ldl_be_p(buf + 8), ==, 512);
+
+    /* READ(16) of the block after the last one: LBA OUT OF RANGE */
+    memset(cdb, 0, sizeof(cdb));
+    cdb[0] = 0x88;
+    stq_be_p(cdb + 2, IMG_SIZE / 512);
+    stl_be_p(cdb + 10, 1);
+    cmd_init(&c, 0, 0, 0, cdb, 16, VSCSIIF_DMA_FROM_DEVICE, buf, 512);
+    {
+        g_autofree uint8_t *big = g_malloc(512);
+
+        c.data = big;
+        qvscsi_cmd(&f, &c);
+    }
+    g_assert_cmphex(c.rslt, ==, 0x02);
+    g_assert_cmpuint(c.sense_len, ==, MIN(8 + c.sense[7], 96));
+    g_assert_cmphex(c.sense[2] & 0xf, ==, 0x5);     /* ILLEGAL REQUEST */
+    g_assert_cmphex(c.sense[12], ==, 0x21);         /* LBA out of range */
+    g_assert_cmpuint(c.residual, ==, 512);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Requests in flight (LUN 0:0:0 throttled on the qtest clock)             */
+
+static void read_start(QVscsiFront *f, QVscsiCmd *c, int id, int lun,
+                       uint32_t lba, void *buf, size_t len)
+{
+    uint8_t cdb[10] = { 0x28 };
+
+    stl_be_p(cdb + 2, lba);
+    stw_be_p(cdb + 7, len / 512);
+    cmd_init(c, 0, id, lun, cdb, 10, VSCSIIF_DMA_FROM_DEVICE, buf, len);
+    qvscsi_cmd_start(f, c);
+}
+
+static void check_read(QVscsiCmd *c, int n, uint32_t lba)
+{
+    const uint8_t *buf = c->data;
+
+    g_assert_cmphex(c->rslt, ==, 0);
+    for (size_t i = 0; i < c->len; i++) {
+        g_assert_cmpuint(buf[i], ==, (uint8_t)((lba + i / 512) ^ (n << 7)));
+    }
+}
+
+/*
+ * Connect and use up the throttle's allowance, so that the next request to
+ * LUN 0:0:0 waits for the clock.
+ */
+static void connect_throttled(QXen *x, QVscsiFront *f)
+{
+    uint8_t buf[512];
+    QVscsiCmd c;
+
+    qvscsi_init(f, x, 0);
+    qvscsi_connect(f);
+    clear_ua(f, 0, 0, 0);
+    clear_ua(f, 0, 2, 3);
+    read_start(f, &c, 0, 0, 0, buf, sizeof(buf));
+    qvscsi_push(f);
+    qvscsi_cmd_wait(f, &c);
+    check_read(&c, 0, 0);
+}
+
+/* Step the qtest clock until every pending command is answered. */
+static void run_clock_until_idle(QXen *x, QVscsiFront *f)
+{
+    /*
+     * The throttle lets one request through per expiry of its timer, and
+     * arms the timer again only once that request has run: a step of the
+     * clock per request.
+     */
+    for (int i = 0; f->nr_pending && i < 200; i++) {
+        qtest_clock_step(x->qts, 2000000000LL);
+        while (qvscsi_poll(f, 20)) {
+            /* collect */
+        }
+    }
+    g_assert_cmpuint(f->nr_pending, ==, 0);
+}
+
+/* Nothing answered (yet): the ring holds no unconsumed response. */
+static void assert_no_response(QXen *x, QVscsiFront *f)
+{
+    g_usleep(50 * 1000);
+    g_assert_cmpuint(qxen_ring_rsp_prod(x, &f->ring), ==, f->ring.rsp_cons);
+}
+
+/*
+ * 16 requests in flight fill the ring; the backend keeps serving while
+ * requests wait, and answers all of them once the clock moves.
+ */
+static void test_ring_full(void)
+{
+    QXen *x = start_with(true, "");
+    QVscsiFront f;
+    QVscsiCmd c[16], fast;
+    uint8_t buf[16][1024], fbuf[512];
+
+    connect_throttled(x, &f);
+
+    for (int i = 0; i < 15; i++) {
+        read_start(&f, &c[i], 0, 0, 100 + i * 2, buf[i], sizeof(buf[i]));
+    }
+    qvscsi_push(&f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+    assert_no_response(x, &f);
+
+    /* With 15 in flight, the last slot still serves another LUN */
+    read_start(&f, &fast, 2, 3, 9, fbuf, sizeof(fbuf));
+    qvscsi_push(&f);
+    qvscsi_cmd_wait(&f, &fast);
+    check_read(&fast, 1, 9);
+    g_assert_cmpuint(f.nr_pending, ==, 15);
+
+    /* 16 in flight: the ring is full, the backend consumed all of it */
+    read_start(&f, &c[15], 0, 0, 130, buf[15], sizeof(buf[15]));
+    qvscsi_push(&f);
+    g_assert_cmpuint(f.ring.req_prod_pvt - f.ring.rsp_cons, ==, 16);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+    assert_no_response(x, &f);
+
+    run_clock_until_idle(x, &f);
+    for (int i = 0; i < 16; i++) {
+        check_read(&c[i], 0, 100 + i * 2);
+    }
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/*
+ * ABORT of an in-flight command: the command is answered with host ABORT,
+ * then the ABORT with SUCCESS.
+ */
+static void test_abort_inflight(void)
+{
+    QXen *x = start_with(true, "");
+    QVscsiFront f;
+    QVscsiCmd victim, other, abort;
+    uint8_t buf[2048], obuf[2048];
+
+    connect_throttled(x, &f);
+
+    read_start(&f, &victim, 0, 0, 50, buf, sizeof(buf));
+    read_start(&f, &other, 0, 0, 60, obuf, sizeof(obuf));
+    qvscsi_push(&f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+
+    cmd_init(&abort, 0, 0, 0, victim.cdb, 10, VSCSIIF_DMA_FROM_DEVICE,
+             NULL, 0);
+    abort.act = VSCSIIF_ACT_SCSI_ABORT;
+    abort.dir = VSCSIIF_DMA_NONE;
+    abort.ref_rqid = victim.rqid;
+    qvscsi_cmd_start(&f, &abort);
+    qvscsi_push(&f);
+
+    run_clock_until_idle(x, &f);
+    g_assert_cmphex(victim.rslt, ==, XEN_VSCSIIF_RSLT_HOST_ABORT << 16);
+    g_assert_cmpuint(victim.sense_len, ==, 0);
+    g_assert_cmphex(abort.rslt, ==, XEN_VSCSIIF_RSLT_RESET_SUCCESS);
+    g_assert_cmpuint(victim.seq, <, abort.seq);
+    /* The other command was not touched */
+    check_read(&other, 0, 60);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/*
+ * LUN RESET with commands in flight on that LUN: each is answered with
+ * host RESET before the RESET itself; another LUN is not affected.
+ */
+static void test_reset_inflight(void)
+{
+    QXen *x = start_with(true, "");
+    QVscsiFront f;
+    QVscsiCmd r[3], reset, tur;
+    uint8_t buf[3][1024], fbuf[512];
+    static const uint8_t tur_cdb[6] = { 0x00 };
+
+    connect_throttled(x, &f);
+
+    read_start(&f, &r[0], 0, 0, 10, buf[0], sizeof(buf[0]));
+    read_start(&f, &r[1], 0, 0, 20, buf[1], sizeof(buf[1]));
+    qvscsi_push(&f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+
+    cmd_init(&reset, 0, 0, 0, tur_cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    reset.act = VSCSIIF_ACT_SCSI_RESET;
+    qvscsi_cmd_start(&f, &reset);
+    read_start(&f, &r[2], 2, 3, 30, fbuf, sizeof(fbuf));
+    qvscsi_push(&f);
+
+    /* The reset drains the LUN: no clock needed */
+    qvscsi_cmd_wait(&f, &reset);
+    g_assert_true(r[0].done && r[1].done);
+    for (int i = 0; i < 2; i++) {
+        g_assert_cmphex(r[i].rslt, ==, XEN_VSCSIIF_RSLT_HOST_RESET << 16);
+        g_assert_cmpuint(r[i].seq, <, reset.seq);
+    }
+    g_assert_cmphex(reset.rslt, ==, XEN_VSCSIIF_RSLT_RESET_SUCCESS);
+    qvscsi_cmd_wait(&f, &r[2]);
+    check_read(&r[2], 1, 30);
+
+    /* The LUN reports the reset, LUN 0:2:3 does not */
+    cmd_init(&tur, 0, 0, 0, tur_cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd(&f, &tur);
+    g_assert_cmphex(tur.rslt, ==, 0x02);
+    g_assert_cmphex(tur.sense[2] & 0xf, ==, 0x6);
+    g_assert_cmphex(tur.sense[12], ==, 0x29);
+    cmd_init(&tur, 0, 2, 3, tur_cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd(&f, &tur);
+    g_assert_cmphex(tur.rslt, ==, 0);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/*
+ * The frontend closes with commands in flight: the backend reaches Closed
+ * without waiting for them, having released every grant, and nothing of
+ * the old ring is ever answered on the new one.
+ */
+static void test_close_inflight(void)
+{
+    QXen *x = start_with(true, "");
+    QVscsiFront f;
+    QVscsiCmd r[3], c;
+    uint8_t buf[3][4096], wbuf[4096], nbuf[4096];
+    uint8_t wcdb[10] = { 0x2a, 0, 0, 0, 0, 80, 0, 0, 8 };
+
+    connect_throttled(x, &f);
+
+    read_start(&f, &r[0], 0, 0, 10, buf[0], sizeof(buf[0]));
+    read_start(&f, &r[1], 0, 0, 20, buf[1], sizeof(buf[1]));
+    memset(wbuf, 0x5a, sizeof(wbuf));
+    cmd_init(&r[2], 0, 0, 0, wcdb, 10, VSCSIIF_DMA_TO_DEVICE, wbuf,
+             sizeof(wbuf));
+    qvscsi_cmd_start(&f, &r[2]);
+    qvscsi_push(&f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+    g_assert_cmpuint(f.nr_pending, ==, 3);
+
+    /* Close (asserts Closed and that no grant is still mapped) */
+    qvscsi_close(&f);
+    for (int i = 0; i < 3; i++) {
+        g_assert_false(r[i].done);
+    }
+    {
+        g_autofree char *fe_state = g_strdup_printf("%s/state", f.fe);
+        g_autofree char *be_state = qvscsi_be_key(&f, "state");
+
+        qxs_write(x->xs, fe_state, "1");
+        qxs_wait_state(x, x->xs, be_state, 2);
+    }
+    /* A new ring, reusing the same rqids */
+    f.next_rqid = 0;
+    qvscsi_connect(&f);
+    check_lun_states(&f, 4);
+
+    /* The old commands finish now; their answers go nowhere */
+    read_start(&f, &c, 0, 0, 40, nbuf, sizeof(nbuf));
+    qvscsi_push(&f);
+    g_assert_cmpuint(c.rqid, ==, 0);
+    run_clock_until_idle(x, &f);
+    check_read(&c, 0, 40);
+    assert_no_response(x, &f);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+static const TestCase cases[] = {
+    { "connect", test_connect },
+    { "inquiry-capacity", test_inquiry_capacity },
+    { "capacity16", test_capacity16 },
+    { "report-luns", test_report_luns },
+    { "rw/6-10-16", test_rw_6_10_16 },
+    { "rw/4k", test_rw_small },
+    { "rw/104k-direct", test_rw_direct_max },
+    { "rw/256k-sg-grant", test_rw_sg_grant },
+    { "rw/512k-sg-grant", test_rw_sg_grant_512k },
+    { "cdrom-write-protect", test_cdrom_write_protect },
+    { "bad-requests", test_bad_requests },
+    { "tmf-idle", test_tmf_idle },
+    { "ring-overflow", test_ring_overflow },
+    { "ring-full", test_ring_full },
+    { "abort-inflight", test_abort_inflight },
+    { "reset-inflight", test_reset_inflight },
+    { "close-inflight", test_close_inflight },
+    { "reconnect", test_reconnect },
+};
+
+static void run_main_loop(const void *data)
+{
+    const TestCase *tc = data;
+
+    use_iothread = false;
+    tc->fn();
+}
+
+static void run_iothread(const void *data)
+{
+    const TestCase *tc = data;
+
+    use_iothread = true;
+    tc->fn();
+}
+
 int main(int argc, char **argv)
 {
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    qtest_add_func("/xen-pvscsi/connect", test_connect);
-    qtest_add_func("/xen-pvscsi/inquiry-capacity", test_inquiry_capacity);
-    qtest_add_func("/xen-pvscsi/rw/4k", test_rw_small);
-    qtest_add_func("/xen-pvscsi/rw/104k-direct", test_rw_direct_max);
-    qtest_add_func("/xen-pvscsi/rw/256k-sg-grant", test_rw_sg_grant);
-    qtest_add_func("/xen-pvscsi/rw/512k-sg-grant", test_rw_sg_grant_512k);
-    qtest_add_func("/xen-pvscsi/cdrom-write-protect",
-                   test_cdrom_write_protect);
-    qtest_add_func("/xen-pvscsi/bad-requests", test_bad_requests);
-    qtest_add_func("/xen-pvscsi/tmf-idle", test_tmf_idle);
-    qtest_add_func("/xen-pvscsi/ring-overflow", test_ring_overflow);
-    qtest_add_func("/xen-pvscsi/reconnect", test_reconnect);
+    for (int i = 0; i < ARRAY_SIZE(cases); i++) {
+        g_autofree char *path = g_strdup_printf("/xen-pvscsi/%s",
+                                                cases[i].name);
+        g_autofree char *io_path = g_strdup_printf("/xen-pvscsi/iothread/%s",
+                                                   cases[i].name);
+
+        qtest_add_data_func(path, &cases[i], run_main_loop);
+        qtest_add_data_func(io_path, &cases[i], run_iothread);
+    }
     ret = g_test_run();
     for (int n = 0; n < 2; n++) {
         if (img[n]) {

@@ -12,6 +12,7 @@
 
 #include "hw/xen/xen-bus.h"
 #include "hw/scsi/scsi.h"
+#include "system/iothread.h"
 #include "hw/xen/interface/io/vscsiif.h"
 
 #define TYPE_XEN_PVSCSI "xen-pvscsi"
@@ -34,7 +35,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenPVSCSI, XEN_PVSCSI)
 #define XEN_PVSCSI_MAX_TARGET   63
 #define XEN_PVSCSI_MAX_LUN      255
 
-typedef struct XenPVSCSIReq XenPVSCSIReq;
+typedef struct XenPVSCSIDataPlane XenPVSCSIDataPlane;
 
 struct XenPVSCSI {
     XenDevice xendev;
@@ -42,22 +43,13 @@ struct XenPVSCSI {
     /* properties */
     uint32_t devid;
     uint32_t max_sg_grant;
+    IOThread *iothread;
 
     SCSIBus bus;
     GHashTable *luns;           /* SCSIDevice * -> dev-N index + 1 */
     unsigned int next_dev;
 
-    /* connection */
-    bool connected;             /* ring mapped, event channel bound */
-    bool ring_broken;
-    unsigned int ring_ref;
-    void *sring;
-    vscsiif_back_ring_t ring;
-    XenEventChannel *event_channel;
-    QEMUBH *bh;
-
-    QTAILQ_HEAD(, XenPVSCSIReq) inflight;
-    unsigned int nr_inflight;
+    XenPVSCSIDataPlane *dataplane;
 };
 
 #endif

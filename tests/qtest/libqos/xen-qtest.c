@@ -412,6 +412,25 @@ bool qxen_ring_push_requests(QXen *x, QXenRing *r)
            (uint32_t)(r->req_prod_pvt - old);
 }
 
+uint32_t qxen_ring_req_event(QXen *x, QXenRing *r)
+{
+    return qtest_readl(x->qts, r->gpa + RING_REQ_EVENT);
+}
+
+bool qxen_ring_wait_consumed(QXen *x, QXenRing *r, int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000LL;
+
+    /* RING_FINAL_CHECK_FOR_REQUESTS sets req_event = req_cons + 1 */
+    while (qxen_ring_req_event(x, r) != r->req_prod_pvt + 1) {
+        if (g_get_monotonic_time() > deadline) {
+            return false;
+        }
+        g_usleep(100);
+    }
+    return true;
+}
+
 uint32_t qxen_ring_rsp_prod(QXen *x, QXenRing *r)
 {
     return qtest_readl(x->qts, r->gpa + RING_RSP_PROD);

@@ -137,6 +137,12 @@ void qxen_ring_put_request(QXen *x, QXenRing *r, const void *req, size_t len);
 /* Publish the requests; returns whether the backend asked to be kicked. */
 bool qxen_ring_push_requests(QXen *x, QXenRing *r);
 uint32_t qxen_ring_rsp_prod(QXen *x, QXenRing *r);
+uint32_t qxen_ring_req_event(QXen *x, QXenRing *r);
+/*
+ * Wait until the backend consumed every pushed request and re-armed
+ * req_event (its final check found the ring empty).
+ */
+bool qxen_ring_wait_consumed(QXen *x, QXenRing *r, int timeout_ms);
 /* Wait until @n unconsumed responses are on the ring. */
 bool qxen_ring_wait_responses(QXen *x, QXenRing *r, uint32_t n,
                               int timeout_ms);

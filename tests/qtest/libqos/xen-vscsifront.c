@@ -38,6 +38,8 @@ char *qvscsi_be_key(QVscsiFront *f, const char *fmt, ...)
     return g_strdup_printf("%s/%s", f->be, key);
 }
 
+static void cmd_release(QVscsiFront *f, QVscsiCmd *c);
+
 static void fe_write(QVscsiFront *f, const char *key, const char *val)
 {
     g_autofree char *path = g_strdup_printf("%s/%s", f->fe, key);
@@ -73,7 +75,14 @@ void qvscsi_close(QVscsiFront *f)
     qxs_wait_state(x, x->xs, state, 5);
     fe_write(f, "state", "6");
     qxs_wait_state(x, x->xs, state, 6);
-    /* The backend let go of the ring. */
+    /* The backend let go of the ring and of every request's grants. */
+    for (unsigned int i = 0; i < QVSCSI_RING_SIZE; i++) {
+        if (f->pending[i]) {
+            cmd_release(f, f->pending[i]);
+            f->pending[i] = NULL;
+        }
+    }
+    f->nr_pending = 0;
     qxen_ring_destroy(x, &f->ring);
     qxen_evtchn_free(x, f->port);
     f->connected = false;
@@ -101,33 +110,70 @@ bool qvscsi_get_response(QVscsiFront *f, vscsiif_response_t *rsp,
     return true;
 }
 
-void qvscsi_cmd(QVscsiFront *f, QVscsiCmd *c)
+static void cmd_release(QVscsiFront *f, QVscsiCmd *c)
+{
+    QXen *x = f->x;
+
+    /* Every grant must be free again by the time of the response. */
+    for (size_t i = 0; i < c->npages; i++) {
+        qxen_ungrant(x, c->grefs[i]);
+    }
+    for (size_t i = 0; i < c->nind; i++) {
+        qxen_ungrant(x, c->ind_refs[i]);
+    }
+    if (c->npages) {
+        guest_free(&x->alloc, c->data_gpa);
+    }
+    if (c->nind) {
+        guest_free(&x->alloc, c->ind_gpa);
+    }
+    g_free(c->grefs);
+    c->grefs = NULL;
+    c->npages = c->nind = 0;
+}
+
+void qvscsi_cmd_start(QVscsiFront *f, QVscsiCmd *c)
 {
     QXen *x = f->x;
     size_t npages = DIV_ROUND_UP(c->len, QXEN_PAGE_SIZE);
     bool readonly = c->dir == VSCSIIF_DMA_TO_DEVICE;
     vscsiif_request_t rq = { 0 };
-    vscsiif_response_t rsp;
     g_autofree vscsiif_segment_t *segs = g_new0(vscsiif_segment_t,
                                                 npages + 1);
-    uint32_t ind_refs[VSCSIIF_SG_TABLESIZE];
-    uint64_t data_gpa = 0, ind_gpa = 0;
-    size_t nind = 0;
+    unsigned int i;
 
-    if (npages) {
-        data_gpa = qxen_alloc_pages(x, npages);
-        if (c->dir == VSCSIIF_DMA_TO_DEVICE) {
-            qtest_memwrite(x->qts, data_gpa, c->data, c->len);
+    g_assert_cmpuint(f->nr_pending, <, QVSCSI_RING_SIZE);
+    for (i = 0; i < QVSCSI_RING_SIZE; i++) {
+        c->rqid = (f->next_rqid + i) % QVSCSI_RING_SIZE;
+        if (!f->pending[c->rqid]) {
+            break;
         }
     }
-    for (size_t i = 0; i < npages; i++) {
-        segs[i].gref = qxen_grant(x, data_gpa + i * QXEN_PAGE_SIZE, readonly);
+    f->next_rqid = c->rqid + 1;
+    f->pending[c->rqid] = c;
+    f->nr_pending++;
+    c->done = false;
+
+    c->npages = npages;
+    c->nind = 0;
+    c->grefs = g_new0(uint32_t, npages + 1);
+    if (npages) {
+        c->data_gpa = qxen_alloc_pages(x, npages);
+        if (c->dir == VSCSIIF_DMA_TO_DEVICE) {
+            qtest_memwrite(x->qts, c->data_gpa, c->data, c->len);
+        }
+    }
+    for (i = 0; i < npages; i++) {
+        c->grefs[i] = qxen_grant(x, c->data_gpa + i * QXEN_PAGE_SIZE,
+                                 readonly);
+        segs[i].gref = c->grefs[i];
         segs[i].offset = 0;
         segs[i].length = MIN(QXEN_PAGE_SIZE, c->len - i * QXEN_PAGE_SIZE);
     }
 
-    rq.rqid = f->next_rqid++ % 16;
-    rq.act = VSCSIIF_ACT_SCSI_CDB;
+    rq.rqid = c->rqid;
+    rq.act = c->act ? c->act : VSCSIIF_ACT_SCSI_CDB;
+    rq.ref_rqid = c->ref_rqid;
     rq.cmd_len = c->cdb_len;
     memcpy(rq.cmnd, c->cdb, sizeof(rq.cmnd));
     rq.channel = c->channel;
@@ -141,46 +187,66 @@ void qvscsi_cmd(QVscsiFront *f, QVscsiCmd *c)
         /* Descriptor arrays in pages of their own, granted read-only. */
         size_t bytes = npages * sizeof(vscsiif_segment_t);
 
-        nind = DIV_ROUND_UP(bytes, QXEN_PAGE_SIZE);
-        g_assert_cmpuint(nind, <=, VSCSIIF_SG_TABLESIZE);
-        ind_gpa = qxen_alloc_pages(x, nind);
-        qtest_memwrite(x->qts, ind_gpa, segs, bytes);
-        for (size_t i = 0; i < nind; i++) {
-            ind_refs[i] = qxen_grant(x, ind_gpa + i * QXEN_PAGE_SIZE, true);
-            rq.seg[i].gref = ind_refs[i];
+        c->nind = DIV_ROUND_UP(bytes, QXEN_PAGE_SIZE);
+        g_assert_cmpuint(c->nind, <=, VSCSIIF_SG_TABLESIZE);
+        c->ind_gpa = qxen_alloc_pages(x, c->nind);
+        qtest_memwrite(x->qts, c->ind_gpa, segs, bytes);
+        for (i = 0; i < c->nind; i++) {
+            c->ind_refs[i] = qxen_grant(x, c->ind_gpa + i * QXEN_PAGE_SIZE,
+                                        true);
+            rq.seg[i].gref = c->ind_refs[i];
             rq.seg[i].offset = 0;
-            rq.seg[i].length = MIN(QXEN_PAGE_SIZE, bytes - i * QXEN_PAGE_SIZE);
+            rq.seg[i].length = MIN(QXEN_PAGE_SIZE,
+                                   bytes - i * QXEN_PAGE_SIZE);
         }
-        rq.nr_segments = VSCSIIF_SG_GRANT | nind;
+        rq.nr_segments = VSCSIIF_SG_GRANT | c->nind;
     }
-
     qvscsi_put_raw(f, &rq);
-    qvscsi_push(f);
-    g_assert_true(qvscsi_get_response(f, &rsp, QXEN_TIMEOUT_MS));
-    g_assert_cmpuint(rsp.rqid, ==, rq.rqid);
-    /* Exactly one response: nothing else is on the ring. */
-    g_assert_cmpuint(qxen_ring_rsp_prod(x, &f->ring), ==, f->ring.rsp_cons);
+}
+
+bool qvscsi_poll(QVscsiFront *f, int timeout_ms)
+{
+    vscsiif_response_t rsp;
+    QVscsiCmd *c;
+
+    if (!qvscsi_get_response(f, &rsp, timeout_ms)) {
+        return false;
+    }
+    g_assert_cmpuint(rsp.rqid, <, QVSCSI_RING_SIZE);
+    c = f->pending[rsp.rqid];
+    if (!c) {
+        g_error("response for rqid %u, which is not pending", rsp.rqid);
+    }
+    f->pending[rsp.rqid] = NULL;
+    f->nr_pending--;
 
     c->rslt = rsp.rslt;
     c->residual = rsp.residual_len;
     c->sense_len = rsp.sense_len;
     g_assert_cmpuint(c->sense_len, <=, VSCSIIF_SENSE_BUFFERSIZE);
     memcpy(c->sense, rsp.sense_buffer, sizeof(c->sense));
-    if (npages && c->dir == VSCSIIF_DMA_FROM_DEVICE) {
-        qtest_memread(x->qts, data_gpa, c->data, c->len);
+    if (c->npages && c->dir == VSCSIIF_DMA_FROM_DEVICE) {
+        qtest_memread(f->x->qts, c->data_gpa, c->data, c->len);
     }
+    cmd_release(f, c);
+    c->seq = f->next_seq++;
+    c->done = true;
+    return true;
+}
 
-    /* Every grant must be free again by the time of the response. */
-    for (size_t i = 0; i < npages; i++) {
-        qxen_ungrant(x, segs[i].gref);
+void qvscsi_cmd_wait(QVscsiFront *f, QVscsiCmd *c)
+{
+    while (!c->done) {
+        g_assert_true(qvscsi_poll(f, QXEN_TIMEOUT_MS));
     }
-    for (size_t i = 0; i < nind; i++) {
-        qxen_ungrant(x, ind_refs[i]);
-    }
-    if (npages) {
-        guest_free(&x->alloc, data_gpa);
-    }
-    if (nind) {
-        guest_free(&x->alloc, ind_gpa);
-    }
+}
+
+void qvscsi_cmd(QVscsiFront *f, QVscsiCmd *c)
+{
+    qvscsi_cmd_start(f, c);
+    qvscsi_push(f);
+    qvscsi_cmd_wait(f, c);
+    /* Exactly one response: nothing else is on the ring. */
+    g_assert_cmpuint(qxen_ring_rsp_prod(f->x, &f->ring), ==,
+                     f->ring.rsp_cons);
 }

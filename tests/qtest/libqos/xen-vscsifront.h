@@ -13,6 +13,11 @@
 #include "xen-qtest.h"
 #include "hw/xen/interface/io/vscsiif.h"
 
+/* 16 requests in a 4 KiB ring, as in Linux's xen-scsifront */
+#define QVSCSI_RING_SIZE        __CONST_RING_SIZE(vscsiif, QXEN_PAGE_SIZE)
+
+typedef struct QVscsiCmd QVscsiCmd;
+
 typedef struct QVscsiFront {
     QXen *x;
     unsigned int devid;
@@ -22,10 +27,15 @@ typedef struct QVscsiFront {
     uint32_t port;
     uint16_t next_rqid;
     bool connected;
+    QVscsiCmd *pending[QVSCSI_RING_SIZE];   /* by rqid */
+    unsigned int nr_pending;
+    unsigned int next_seq;
 } QVscsiFront;
 
-/* One SCSI command and its outcome. */
-typedef struct QVscsiCmd {
+/* One SCSI command (or TMF) and its outcome. */
+struct QVscsiCmd {
+    uint8_t act;                /* 0 means VSCSIIF_ACT_SCSI_CDB */
+    uint16_t ref_rqid;          /* ABORT: the victim */
     uint16_t channel, id, lun;
     uint8_t cdb[VSCSIIF_MAX_COMMAND_SIZE];
     uint8_t cdb_len;
@@ -33,23 +43,53 @@ typedef struct QVscsiCmd {
     void *data;                 /* data out, or buffer for data in */
     size_t len;
     bool indirect;              /* use VSCSIIF_SG_GRANT even if small */
+    /* set when started */
+    uint16_t rqid;
     /* results */
+    bool done;
+    unsigned int seq;           /* order of completion on this frontend */
     int32_t rslt;
     uint32_t residual;
     uint8_t sense[VSCSIIF_SENSE_BUFFERSIZE];
     uint8_t sense_len;
-} QVscsiCmd;
+    /* private */
+    size_t npages, nind;
+    uint64_t data_gpa, ind_gpa;
+    uint32_t *grefs;
+    uint32_t ind_refs[VSCSIIF_SG_TABLESIZE];
+};
 
 void qvscsi_init(QVscsiFront *f, QXen *x, unsigned int devid);
 void qvscsi_free(QVscsiFront *f);
 char *qvscsi_be_key(QVscsiFront *f, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Initialised -> wait for backend Connected -> Connected */
 void qvscsi_connect(QVscsiFront *f);
-/* Closing -> wait for backend Closing -> Closed -> wait for Closed */
+/*
+ * Closing -> wait for backend Closing -> Closed -> wait for Closed.
+ * Commands still pending are forgotten (their grants revoked: the backend
+ * must have released them).
+ */
 void qvscsi_close(QVscsiFront *f);
 
-/* Send a command, wait for its response; data in is copied to c->data. */
+/*
+ * Put a command on the ring with a free rqid (asserts there is one) and
+ * its buffers granted; qvscsi_push() publishes it.
+ */
+void qvscsi_cmd_start(QVscsiFront *f, QVscsiCmd *c);
+/*
+ * Consume one response and complete its command: results copied, data in
+ * read back, every grant checked released and revoked.  Asserts that the
+ * response is for a pending command.  Returns false on timeout.
+ */
+bool qvscsi_poll(QVscsiFront *f, int timeout_ms);
+/* Poll until @c is done (asserts it gets done in QXEN_TIMEOUT_MS). */
+void qvscsi_cmd_wait(QVscsiFront *f, QVscsiCmd *c);
+/*
+ * Send a command, wait for its response, and assert that no other response
+ * arrived with it.
+ */
 void qvscsi_cmd(QVscsiFront *f, QVscsiCmd *c);
+
 /* Put a raw request on the ring (rqid as given) without waiting. */
 void qvscsi_put_raw(QVscsiFront *f, const vscsiif_request_t *rq);
 void qvscsi_push(QVscsiFront *f);

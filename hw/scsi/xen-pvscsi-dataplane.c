@@ -1,0 +1,910 @@
+/*
+ * xen-pvscsi data plane: the vscsiif ring and its requests
+ *
+ * Every request is copied out of the shared ring once and validated before
+ * use.  A request that fails validation is answered with host status ERROR
+ * (or NO_CONNECT for an address without a device); every request gets
+ * exactly one response, pushed only after the grant copies for it are done
+ * (nothing of the guest stays mapped except the ring page).
+ *
+ * Threading: the ring, the request lists and every SCSIBusInfo callback
+ * belong to the data plane's AioContext.  The main loop starts and stops the
+ * ring (with the context quiet: aio_wait_bh_oneshot) and performs LUN resets
+ * (device_cold_reset needs the BQL), handing the result back through a BH.
+ *
+ * Copyright (c) 2026 The qemu-xen-pvscsi authors
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or later.
+ * See the COPYING file in the top-level directory.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/defer-call.h"
+#include "qemu/error-report.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "qapi/error.h"
+#include "block/aio-wait.h"
+#include "hw/xen/xen-bus-helper.h"
+#include "hw/xen/interface/io/vscsiif.h"
+#include "hw/xen/xen-pvscsi.h"
+#include "scsi/constants.h"
+#include "xen-pvscsi-dataplane.h"
+#include "trace.h"
+
+#define RSLT_HOST(h)    ((int32_t)(h) << 16)
+
+typedef struct XenPVSCSIReq XenPVSCSIReq;
+
+struct XenPVSCSIReq {
+    XenPVSCSIDataPlane *dp;
+    vscsiif_request_t rq;       /* private copy of the ring request */
+    SCSIRequest *sreq;
+    uint32_t nr_segs;
+    vscsiif_segment_t *segs;    /* data segments (direct or indirect) */
+    uint64_t buflen;            /* sum of the segment lengths */
+    uint64_t done;              /* bytes transferred so far */
+    int32_t cancel_rslt;        /* response if the SCSI layer cancels it */
+    bool orphan;                /* its ring is gone: answer nothing */
+    bool cancelling;            /* scsi_req_cancel_async() was called */
+    Notifier abort_done;        /* ABORT: the victim's cancel finished */
+    SCSIDevice *reset_dev;      /* RESET: the LUN, referenced */
+    QTAILQ_ENTRY(XenPVSCSIReq) next;
+    vscsiif_segment_t direct[VSCSIIF_SG_TABLESIZE];
+};
+
+struct XenPVSCSIDataPlane {
+    XenDevice *xendev;
+    SCSIBus *bus;
+    unsigned int devid;
+    unsigned int max_sg_grant;
+    IOThread *iothread;
+    AioContext *ctx;
+
+    /* Main loop only */
+    unsigned int ring_ref;
+    void *sring;
+    XenEventChannel *event_channel;
+    bool attached;              /* event channel handled in ctx */
+    bool drained;
+    QEMUBH *error_bh;           /* main loop: report a broken ring */
+
+    /* ctx only (or main loop while ctx is quiet) */
+    vscsiif_back_ring_t ring;
+    bool running;               /* ring mapped and being served */
+    bool ring_broken;
+    bool batching;              /* responses are pushed at the end */
+    bool rsp_pending;
+    bool stalled;               /* requests wait for a free slot */
+    QEMUBH *bh;
+    QTAILQ_HEAD(, XenPVSCSIReq) inflight;   /* from the current ring */
+    unsigned int nr_inflight;
+    QTAILQ_HEAD(, XenPVSCSIReq) orphans;    /* from an older ring */
+
+    /* TMF work handed to another context and not back yet */
+    unsigned int pending_bhs;   /* atomic */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Responses                                                               */
+
+static void xen_pvscsi_flush_responses(XenPVSCSIDataPlane *dp)
+{
+    bool notify;
+
+    dp->rsp_pending = false;
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&dp->ring, notify);
+    if (notify) {
+        Error *local_err = NULL;
+
+        xen_device_notify_event_channel(dp->xendev, dp->event_channel,
+                                        &local_err);
+        if (local_err) {
+            error_report_err(local_err);
+        }
+    }
+}
+
+static void xen_pvscsi_push_response(XenPVSCSIDataPlane *dp, uint16_t rqid,
+                                     int32_t rslt, uint32_t residual,
+                                     const uint8_t *sense, uint8_t sense_len)
+{
+    vscsiif_response_t *rsp;
+
+    if (!dp->running || dp->ring_broken) {
+        return;
+    }
+    rsp = RING_GET_RESPONSE(&dp->ring, dp->ring.rsp_prod_pvt);
+    memset(rsp, 0, sizeof(*rsp));
+    rsp->rqid = rqid;
+    rsp->rslt = rslt;
+    rsp->residual_len = residual;
+    sense_len = MIN(sense_len, VSCSIIF_SENSE_BUFFERSIZE);
+    if (sense_len) {
+        memcpy(rsp->sense_buffer, sense, sense_len);
+    }
+    rsp->sense_len = sense_len;
+    dp->ring.rsp_prod_pvt++;
+    trace_xen_pvscsi_response(dp->devid, rqid, rslt, residual, sense_len);
+
+    /* While the ring is being read, notify once for the whole batch. */
+    if (dp->batching) {
+        dp->rsp_pending = true;
+    } else {
+        xen_pvscsi_flush_responses(dp);
+    }
+}
+
+static void xen_pvscsi_req_free(XenPVSCSIReq *req)
+{
+    if (req->segs != req->direct) {
+        g_free(req->segs);
+    }
+    g_free(req);
+}
+
+/*
+ * Answer @req (unless it is an orphan), take it off its list and free it.
+ * Its SCSIRequest, if any, is detached and released.
+ */
+static void xen_pvscsi_req_done(XenPVSCSIReq *req, int32_t rslt,
+                                uint32_t residual, const uint8_t *sense,
+                                uint8_t sense_len)
+{
+    XenPVSCSIDataPlane *dp = req->dp;
+
+    if (req->orphan) {
+        QTAILQ_REMOVE(&dp->orphans, req, next);
+        trace_xen_pvscsi_orphan_done(dp->devid, req->rq.rqid);
+    } else {
+        QTAILQ_REMOVE(&dp->inflight, req, next);
+        dp->nr_inflight--;
+        xen_pvscsi_push_response(dp, req->rq.rqid, rslt, residual, sense,
+                                 sense_len);
+    }
+    if (req->sreq) {
+        SCSIRequest *sreq = req->sreq;
+
+        req->sreq = NULL;
+        /* The SCSI layer's later callbacks must not find this request. */
+        sreq->hba_private = NULL;
+        scsi_req_unref(sreq);
+    }
+    xen_pvscsi_req_free(req);
+    /* A ring slot was freed: requests may be waiting for one. */
+    if (dp->stalled && dp->running && !dp->ring_broken) {
+        dp->stalled = false;
+        qemu_bh_schedule(dp->bh);
+    }
+}
+
+/* Reject a request before it reached the SCSI layer. */
+static void xen_pvscsi_reject(XenPVSCSIReq *req, int host, const char *why)
+{
+    trace_xen_pvscsi_reject(req->dp->devid, req->rq.rqid, req->rq.act, why);
+    qemu_log_mask(LOG_GUEST_ERROR, "xen-pvscsi %u: request %u rejected: %s\n",
+                  req->dp->devid, req->rq.rqid, why);
+    xen_pvscsi_req_done(req, RSLT_HOST(host), 0, NULL, 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* SCSI bus callbacks (in ctx)                                             */
+
+static int xen_pvscsi_host_status(int host_status)
+{
+    /* SCSI_HOST_* uses the numbering of XEN_VSCSIIF_RSLT_HOST_* */
+    if (host_status < 0 || host_status > XEN_VSCSIIF_RSLT_HOST_LAST) {
+        return XEN_VSCSIIF_RSLT_HOST_ERROR;
+    }
+    return host_status;
+}
+
+void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
+{
+    XenPVSCSIReq *req = sreq->hba_private;
+    XenPVSCSIDataPlane *dp;
+    g_autofree XenDeviceGrantCopySegment *copy = NULL;
+    bool to_domain;
+    uint8_t *buf = scsi_req_get_buf(sreq);
+    uint64_t skip, left;
+    unsigned int n = 0;
+    Error *local_err = NULL;
+
+    /*
+     * An orphan was cancelled when its ring went away; the SCSI layer ends
+     * it through the cancel path.  Never touch the guest for it.
+     */
+    if (!req || req->orphan) {
+        return;
+    }
+    dp = req->dp;
+    to_domain = sreq->cmd.mode == SCSI_XFER_FROM_DEV;
+    trace_xen_pvscsi_transfer(dp->devid, req->rq.rqid, len, to_domain);
+
+    if (len > req->buflen - req->done) {
+        /* The device wants more than the guest gave: never overrun. */
+        req->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ERROR);
+        req->cancelling = true;
+        scsi_req_cancel_async(sreq, NULL);
+        return;
+    }
+
+    copy = g_new0(XenDeviceGrantCopySegment, req->nr_segs);
+    skip = req->done;
+    left = len;
+    for (uint32_t i = 0; i < req->nr_segs && left; i++) {
+        vscsiif_segment_t *seg = &req->segs[i];
+        uint64_t chunk;
+
+        if (skip >= seg->length) {
+            skip -= seg->length;
+            continue;
+        }
+        chunk = MIN(seg->length - skip, left);
+        if (to_domain) {
+            copy[n].source.virt = buf;
+            copy[n].dest.foreign.ref = seg->gref;
+            copy[n].dest.foreign.offset = seg->offset + skip;
+        } else {
+            copy[n].source.foreign.ref = seg->gref;
+            copy[n].source.foreign.offset = seg->offset + skip;
+            copy[n].dest.virt = buf;
+        }
+        copy[n].len = chunk;
+        n++;
+        buf += chunk;
+        left -= chunk;
+        skip = 0;
+    }
+    assert(left == 0);
+
+    if (n) {
+        xen_device_copy_grant_refs(dp->xendev, to_domain, copy, n,
+                                   &local_err);
+    }
+    if (local_err) {
+        qemu_log_mask(LOG_GUEST_ERROR, "xen-pvscsi %u: request %u: %s\n",
+                      dp->devid, req->rq.rqid, error_get_pretty(local_err));
+        error_free(local_err);
+        req->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ERROR);
+        req->cancelling = true;
+        scsi_req_cancel_async(sreq, NULL);
+        return;
+    }
+    req->done += len;
+    scsi_req_continue(sreq);
+}
+
+void xen_pvscsi_complete(SCSIRequest *sreq, size_t resid)
+{
+    XenPVSCSIReq *req = sreq->hba_private;
+    uint8_t sense[SCSI_SENSE_BUF_SIZE];
+    int sense_len = 0;
+
+    if (!req) {
+        return;
+    }
+    if (sreq->status == CHECK_CONDITION) {
+        sense_len = scsi_req_get_sense(sreq, sense, sizeof(sense));
+    }
+    xen_pvscsi_req_done(req, sreq->status, req->buflen - req->done, sense,
+                        MAX(sense_len, 0));
+}
+
+void xen_pvscsi_fail(SCSIRequest *sreq)
+{
+    XenPVSCSIReq *req = sreq->hba_private;
+
+    if (!req) {
+        return;
+    }
+    xen_pvscsi_req_done(req,
+                        RSLT_HOST(xen_pvscsi_host_status(sreq->host_status)),
+                        req->buflen - req->done, NULL, 0);
+}
+
+void xen_pvscsi_cancel(SCSIRequest *sreq)
+{
+    XenPVSCSIReq *req = sreq->hba_private;
+
+    if (!req) {
+        return;
+    }
+    trace_xen_pvscsi_cancelled(req->dp->devid, req->rq.rqid,
+                               req->cancel_rslt);
+    xen_pvscsi_req_done(req, req->cancel_rslt, req->buflen - req->done,
+                        NULL, 0);
+}
+
+/*
+ * Passthrough devices (scsi-generic, scsi-block) cannot size every CDB:
+ * the transfer length is the guest's buffer and the direction the guest's.
+ */
+int xen_pvscsi_parse_cdb(SCSIDevice *dev, SCSICommand *cmd, uint8_t *buf,
+                         size_t buf_len, void *hba_private)
+{
+    XenPVSCSIReq *req = hba_private;
+
+    if (cmd->len == 0) {
+        cmd->len = MIN(req->rq.cmd_len, SCSI_CMD_BUF_SIZE);
+        memcpy(cmd->buf, buf, cmd->len);
+    }
+    cmd->xfer = req->buflen;
+    switch (req->rq.sc_data_direction) {
+    case VSCSIIF_DMA_TO_DEVICE:
+        cmd->mode = SCSI_XFER_TO_DEV;
+        break;
+    case VSCSIIF_DMA_FROM_DEVICE:
+        cmd->mode = SCSI_XFER_FROM_DEV;
+        break;
+    default:
+        cmd->mode = SCSI_XFER_NONE;
+        cmd->xfer = 0;
+        break;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Request parsing                                                         */
+
+/*
+ * Fetch the data segments of @req: the direct ones, or the descriptors in
+ * the indirect pages (copied out of the guest once).  Returns an error text
+ * or NULL.
+ */
+static const char *xen_pvscsi_get_segments(XenPVSCSIReq *req)
+{
+    XenPVSCSIDataPlane *dp = req->dp;
+    vscsiif_request_t *rq = &req->rq;
+    unsigned int n = rq->nr_segments & ~VSCSIIF_SG_GRANT;
+
+    if (!(rq->nr_segments & VSCSIIF_SG_GRANT)) {
+        if (n > VSCSIIF_SG_TABLESIZE) {
+            return "too many segments";
+        }
+        memcpy(req->direct, rq->seg, n * sizeof(rq->seg[0]));
+        req->segs = req->direct;
+        req->nr_segs = n;
+    } else {
+        XenDeviceGrantCopySegment copy[VSCSIIF_SG_TABLESIZE];
+        uint32_t total = 0;
+        uint8_t *dst;
+        Error *local_err = NULL;
+
+        if (!dp->max_sg_grant) {
+            return "indirect segments not offered";
+        }
+        if (n == 0 || n > VSCSIIF_SG_TABLESIZE) {
+            return "bad number of indirect pages";
+        }
+        for (unsigned int i = 0; i < n; i++) {
+            vscsiif_segment_t *seg = &rq->seg[i];
+
+            if (seg->length == 0 || seg->length % sizeof(vscsiif_segment_t) ||
+                seg->offset >= XEN_PAGE_SIZE ||
+                seg->length > XEN_PAGE_SIZE - seg->offset) {
+                return "bad indirect segment";
+            }
+            total += seg->length / sizeof(vscsiif_segment_t);
+        }
+        if (total > dp->max_sg_grant) {
+            return "more segments than feature-sg-grant";
+        }
+        req->segs = g_new(vscsiif_segment_t, total);
+        req->nr_segs = total;
+        dst = (uint8_t *)req->segs;
+        for (unsigned int i = 0; i < n; i++) {
+            copy[i].source.foreign.ref = rq->seg[i].gref;
+            copy[i].source.foreign.offset = rq->seg[i].offset;
+            copy[i].dest.virt = dst;
+            copy[i].len = rq->seg[i].length;
+            dst += rq->seg[i].length;
+        }
+        xen_device_copy_grant_refs(dp->xendev, false, copy, n, &local_err);
+        if (local_err) {
+            error_free(local_err);
+            return "cannot read indirect pages";
+        }
+    }
+
+    req->buflen = 0;
+    for (uint32_t i = 0; i < req->nr_segs; i++) {
+        vscsiif_segment_t *seg = &req->segs[i];
+
+        if (seg->offset >= XEN_PAGE_SIZE ||
+            seg->length > XEN_PAGE_SIZE - seg->offset) {
+            return "segment crosses its page";
+        }
+        req->buflen += seg->length;
+    }
+    return NULL;
+}
+
+static XenPVSCSIReq *xen_pvscsi_find_inflight(XenPVSCSIDataPlane *dp,
+                                              uint16_t rqid)
+{
+    XenPVSCSIReq *req;
+
+    QTAILQ_FOREACH(req, &dp->inflight, next) {
+        if (req->rq.rqid == rqid) {
+            return req;
+        }
+    }
+    return NULL;
+}
+
+static void xen_pvscsi_do_cdb(XenPVSCSIReq *req, SCSIDevice *d)
+{
+    vscsiif_request_t *rq = &req->rq;
+    const char *err;
+    SCSIRequest *sreq;
+    int dir = rq->sc_data_direction;
+    uint32_t lun;
+
+    /* A TMF carries its victim's direction; a command must be one-way. */
+    if (dir == VSCSIIF_DMA_BIDIRECTIONAL) {
+        xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
+                          "bidirectional transfers are not supported");
+        return;
+    }
+    err = xen_pvscsi_get_segments(req);
+    if (err) {
+        xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR, err);
+        return;
+    }
+    if (dir == VSCSIIF_DMA_NONE && req->buflen) {
+        xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
+                          "data segments without a data direction");
+        return;
+    }
+    if (req->buflen > INT32_MAX) {
+        xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
+                          "transfer too large");
+        return;
+    }
+
+    /*
+     * REPORT LUNS lists the target's LUNs whichever of them is addressed;
+     * QEMU's SCSI bus emulates it for LUN 0 only, so address it there.
+     */
+    lun = rq->cmd_len && rq->cmnd[0] == REPORT_LUNS ? 0 : rq->lun;
+    sreq = scsi_req_new(d, rq->rqid, lun, rq->cmnd, rq->cmd_len, req);
+    req->sreq = sreq;
+
+    /* The CDB's own transfer must match what the guest set up. */
+    if (sreq->cmd.mode != SCSI_XFER_NONE &&
+        ((sreq->cmd.mode == SCSI_XFER_FROM_DEV) !=
+         (dir == VSCSIIF_DMA_FROM_DEVICE) ||
+         sreq->cmd.xfer > req->buflen)) {
+        xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
+                          "data direction or length does not match the CDB");
+        return;
+    }
+
+    trace_xen_pvscsi_cdb(req->dp->devid, rq->rqid, rq->channel, rq->id,
+                         rq->lun, rq->cmnd[0], req->buflen, dir);
+    if (scsi_req_enqueue(sreq)) {
+        scsi_req_continue(sreq);
+    }
+}
+
+static void xen_pvscsi_abort_done(Notifier *notifier, void *data)
+{
+    XenPVSCSIReq *req = container_of(notifier, XenPVSCSIReq, abort_done);
+
+    xen_pvscsi_req_done(req, XEN_VSCSIIF_RSLT_RESET_SUCCESS, 0, NULL, 0);
+}
+
+static void xen_pvscsi_do_abort(XenPVSCSIReq *req)
+{
+    XenPVSCSIDataPlane *dp = req->dp;
+    XenPVSCSIReq *victim = xen_pvscsi_find_inflight(dp, req->rq.ref_rqid);
+
+    if (victim == req || (victim && !victim->sreq)) {
+        victim = NULL;          /* a TMF is not abortable */
+    }
+    trace_xen_pvscsi_abort(dp->devid, req->rq.rqid, req->rq.ref_rqid,
+                           victim != NULL);
+    if (!victim) {
+        /* Like LIO: no such task is FAILED (the guest escalates). */
+        xen_pvscsi_req_done(req, XEN_VSCSIIF_RSLT_RESET_FAILED, 0, NULL, 0);
+        return;
+    }
+    /*
+     * The victim is answered (host ABORT) when its cancellation finishes,
+     * and then this ABORT with SUCCESS.
+     */
+    victim->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ABORT);
+    victim->cancelling = true;
+    req->abort_done.notify = xen_pvscsi_abort_done;
+    scsi_req_cancel_async(victim->sreq, &req->abort_done);
+}
+
+static void xen_pvscsi_reset_done_bh(void *opaque)
+{
+    XenPVSCSIReq *req = opaque;
+    XenPVSCSIDataPlane *dp = req->dp;
+
+    trace_xen_pvscsi_reset_done(dp->devid, req->rq.rqid);
+    xen_pvscsi_req_done(req, XEN_VSCSIIF_RSLT_RESET_SUCCESS, 0, NULL, 0);
+    qatomic_dec(&dp->pending_bhs);
+    aio_wait_kick();
+}
+
+/* Main loop: reset the LUN, then answer the TMF back in ctx. */
+static void xen_pvscsi_reset_bh(void *opaque)
+{
+    XenPVSCSIReq *req = opaque;
+    SCSIDevice *d = req->reset_dev;
+
+    req->reset_dev = NULL;
+    /* The LUN may have been unplugged meanwhile. */
+    if (qdev_is_realized(DEVICE(d))) {
+        device_cold_reset(DEVICE(d));
+    }
+    object_unref(OBJECT(d));
+    aio_bh_schedule_oneshot(req->dp->ctx, xen_pvscsi_reset_done_bh, req);
+}
+
+static void xen_pvscsi_do_reset(XenPVSCSIReq *req, SCSIDevice *d)
+{
+    XenPVSCSIDataPlane *dp = req->dp;
+    XenPVSCSIReq *r;
+
+    trace_xen_pvscsi_reset(dp->devid, req->rq.rqid, req->rq.channel,
+                           req->rq.id, req->rq.lun);
+    /* Requests swept by the LUN reset are answered with host RESET. */
+    QTAILQ_FOREACH(r, &dp->inflight, next) {
+        if (r->sreq && r->sreq->dev == d) {
+            r->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_RESET);
+        }
+    }
+    /* device_cold_reset() needs the BQL, and drains the LUN. */
+    object_ref(OBJECT(d));
+    req->reset_dev = d;
+    qatomic_inc(&dp->pending_bhs);
+    aio_bh_schedule_oneshot(qemu_get_aio_context(), xen_pvscsi_reset_bh, req);
+}
+
+static void xen_pvscsi_handle_request(XenPVSCSIReq *req)
+{
+    XenPVSCSIDataPlane *dp = req->dp;
+    vscsiif_request_t *rq = &req->rq;
+    g_autoptr(SCSIDevice) d = NULL;
+    int dir = rq->sc_data_direction;
+
+    if (rq->act != VSCSIIF_ACT_SCSI_CDB && rq->act != VSCSIIF_ACT_SCSI_ABORT &&
+        rq->act != VSCSIIF_ACT_SCSI_RESET) {
+        xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR, "unknown act");
+        return;
+    }
+    /* rqid is the frontend's handle: two requests must not share one. */
+    if (xen_pvscsi_find_inflight(dp, rq->rqid) != req) {
+        xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
+                          "rqid already in flight");
+        return;
+    }
+    /* Checked for every act, as Linux's xen-scsiback does. */
+    if (rq->cmd_len > VSCSIIF_MAX_COMMAND_SIZE) {
+        xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR, "cmd_len > 16");
+        return;
+    }
+    if (dir > VSCSIIF_DMA_NONE) {
+        xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
+                          "bad data direction");
+        return;
+    }
+    d = scsi_device_get(dp->bus, rq->channel, rq->id, rq->lun);
+    if (!d) {
+        xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_NO_CONNECT,
+                          "no such target");
+        return;
+    }
+    switch (rq->act) {
+    case VSCSIIF_ACT_SCSI_CDB:
+        xen_pvscsi_do_cdb(req, d);
+        break;
+    case VSCSIIF_ACT_SCSI_ABORT:
+        xen_pvscsi_do_abort(req);
+        break;
+    case VSCSIIF_ACT_SCSI_RESET:
+        if (d->lun != rq->lun) {
+            xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_NO_CONNECT,
+                              "no such LUN");
+            break;
+        }
+        xen_pvscsi_do_reset(req, d);
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* The ring (in ctx)                                                       */
+
+static void xen_pvscsi_error_bh(void *opaque)
+{
+    XenPVSCSIDataPlane *dp = opaque;
+
+    /* Closing: the frontend tears down, then the ring is let go. */
+    xen_device_backend_set_state(dp->xendev, XenbusStateClosing);
+}
+
+static void xen_pvscsi_ring_error(XenPVSCSIDataPlane *dp, const char *why)
+{
+    error_report("xen-pvscsi %u: %s; disconnecting this device",
+                 dp->devid, why);
+    trace_xen_pvscsi_ring_broken(dp->devid, why);
+    dp->ring_broken = true;
+    qemu_bh_schedule(dp->error_bh);
+}
+
+static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
+{
+    RING_IDX rc, rp;
+    bool progress = false;
+    int more;
+
+    if (!dp->running || dp->ring_broken) {
+        return false;
+    }
+    dp->batching = true;
+    defer_call_begin();
+    do {
+        rc = dp->ring.req_cons;
+        rp = dp->ring.sring->req_prod;
+        xen_rmb();          /* see the requests up to rp */
+
+        if (RING_REQUEST_PROD_OVERFLOW(&dp->ring, rp)) {
+            xen_pvscsi_ring_error(dp, "frontend's request producer "
+                                  "overflows the ring");
+            break;
+        }
+        while (rc != rp && !dp->ring_broken) {
+            XenPVSCSIReq *req;
+
+            if (RING_REQUEST_CONS_OVERFLOW(&dp->ring, rc) ||
+                dp->nr_inflight >= XEN_PVSCSI_RING_SIZE) {
+                break;      /* wait for responses to free slots */
+            }
+            req = g_new0(XenPVSCSIReq, 1);
+            req->dp = dp;
+            req->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ABORT);
+            RING_COPY_REQUEST(&dp->ring, rc, &req->rq);
+            dp->ring.req_cons = ++rc;
+            QTAILQ_INSERT_TAIL(&dp->inflight, req, next);
+            dp->nr_inflight++;
+            trace_xen_pvscsi_request(dp->devid, req->rq.rqid, req->rq.act);
+            xen_pvscsi_handle_request(req);
+            progress = true;
+        }
+        if (dp->ring_broken) {
+            break;
+        }
+        RING_FINAL_CHECK_FOR_REQUESTS(&dp->ring, more);
+    } while (more && dp->ring.req_cons != dp->ring.sring->req_prod &&
+             !RING_REQUEST_CONS_OVERFLOW(&dp->ring, dp->ring.req_cons));
+    defer_call_end();
+    dp->batching = false;
+    dp->stalled = !dp->ring_broken &&
+                  dp->ring.req_cons != dp->ring.sring->req_prod;
+    if (dp->rsp_pending) {
+        xen_pvscsi_flush_responses(dp);
+    }
+    return progress;
+}
+
+static bool xen_pvscsi_event(void *opaque)
+{
+    return xen_pvscsi_handle_requests(opaque);
+}
+
+static void xen_pvscsi_bh(void *opaque)
+{
+    xen_pvscsi_handle_requests(opaque);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Start and stop (main loop)                                              */
+
+static void xen_pvscsi_attach(XenPVSCSIDataPlane *dp)
+{
+    if (dp->event_channel && !dp->attached && !dp->drained) {
+        /* Only reason for failure is a NULL channel */
+        xen_device_set_event_channel_context(dp->xendev, dp->event_channel,
+                                             dp->ctx, &error_abort);
+        dp->attached = true;
+        qemu_bh_schedule(dp->bh);   /* requests may be waiting */
+    }
+}
+
+static void xen_pvscsi_detach(XenPVSCSIDataPlane *dp)
+{
+    if (dp->event_channel && dp->attached) {
+        xen_device_set_event_channel_context(dp->xendev, dp->event_channel,
+                                             NULL, &error_abort);
+        dp->attached = false;
+    }
+}
+
+void xen_pvscsi_dataplane_start(XenPVSCSIDataPlane *dp, unsigned int ring_ref,
+                                unsigned int port, Error **errp)
+{
+    ERRP_GUARD();
+    XenDevice *xendev = dp->xendev;
+
+    assert(!dp->sring && !dp->event_channel && !dp->running);
+
+    xen_device_set_max_grant_refs(xendev, 1, errp);
+    if (*errp) {
+        return;
+    }
+    dp->ring_ref = ring_ref;
+    dp->sring = xen_device_map_grant_refs(xendev, &dp->ring_ref, 1,
+                                          PROT_READ | PROT_WRITE, errp);
+    if (*errp) {
+        dp->sring = NULL;
+        return;
+    }
+    BACK_RING_INIT(&dp->ring, (vscsiif_sring_t *)dp->sring, XEN_PAGE_SIZE);
+
+    dp->event_channel = xen_device_bind_event_channel(xendev, port,
+                                                      xen_pvscsi_event, dp,
+                                                      errp);
+    if (*errp) {
+        Error *local_err = NULL;
+
+        dp->event_channel = NULL;
+        xen_device_unmap_grant_refs(xendev, dp->sring, &dp->ring_ref, 1,
+                                    &local_err);
+        error_free(local_err);
+        dp->sring = NULL;
+        return;
+    }
+    /* Bound in the main loop: it moves to ctx in attach (unless drained). */
+    xen_device_set_event_channel_context(xendev, dp->event_channel, NULL,
+                                         &error_abort);
+    dp->attached = false;
+
+    dp->ring_broken = false;
+    dp->running = true;
+    trace_xen_pvscsi_connect(dp->devid, ring_ref, port);
+    xen_pvscsi_attach(dp);
+}
+
+/* In ctx: stop serving and cut every request loose from the ring. */
+static void xen_pvscsi_stop_bh(void *opaque)
+{
+    XenPVSCSIDataPlane *dp = opaque;
+    XenPVSCSIReq *req;
+
+    trace_xen_pvscsi_disconnect(dp->devid, dp->nr_inflight);
+    dp->running = false;
+    qemu_bh_cancel(dp->bh);
+
+    while ((req = QTAILQ_FIRST(&dp->inflight))) {
+        QTAILQ_REMOVE(&dp->inflight, req, next);
+        req->orphan = true;
+        QTAILQ_INSERT_TAIL(&dp->orphans, req, next);
+    }
+    dp->nr_inflight = 0;
+
+    /*
+     * Cancel what is still in the SCSI layer.  A cancel may finish at once
+     * and free requests (an ABORT waiting for its victim too), so look
+     * again from the start after each one.
+     */
+restart:
+    QTAILQ_FOREACH(req, &dp->orphans, next) {
+        if (req->sreq && !req->cancelling) {
+            req->cancelling = true;
+            scsi_req_cancel_async(req->sreq, NULL);
+            goto restart;
+        }
+    }
+    /*
+     * What is left finishes on its own: cancelled requests through the
+     * SCSI layer, RESETs through their BHs.
+     */
+}
+
+void xen_pvscsi_dataplane_stop(XenPVSCSIDataPlane *dp)
+{
+    XenDevice *xendev = dp->xendev;
+    Error *local_err = NULL;
+
+    if (!dp->sring && !dp->event_channel) {
+        return;
+    }
+    /* No more events in ctx, then quiesce ctx's side. */
+    xen_pvscsi_detach(dp);
+    aio_wait_bh_oneshot(dp->ctx, xen_pvscsi_stop_bh, dp);
+
+    if (dp->event_channel) {
+        xen_device_unbind_event_channel(xendev, dp->event_channel,
+                                        &local_err);
+        dp->event_channel = NULL;
+        if (local_err) {
+            error_report_err(local_err);
+            local_err = NULL;
+        }
+    }
+    if (dp->sring) {
+        xen_device_unmap_grant_refs(xendev, dp->sring, &dp->ring_ref, 1,
+                                    &local_err);
+        dp->sring = NULL;
+        if (local_err) {
+            error_report_err(local_err);
+        }
+    }
+    qemu_bh_cancel(dp->error_bh);
+}
+
+void xen_pvscsi_dataplane_drained_begin(XenPVSCSIDataPlane *dp)
+{
+    dp->drained = true;
+    xen_pvscsi_detach(dp);
+}
+
+void xen_pvscsi_dataplane_drained_end(XenPVSCSIDataPlane *dp)
+{
+    dp->drained = false;
+    xen_pvscsi_attach(dp);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Life cycle                                                              */
+
+XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
+                                                SCSIBus *bus,
+                                                unsigned int devid,
+                                                unsigned int max_sg_grant,
+                                                IOThread *iothread)
+{
+    XenPVSCSIDataPlane *dp = g_new0(XenPVSCSIDataPlane, 1);
+
+    dp->xendev = xendev;
+    dp->bus = bus;
+    dp->devid = devid;
+    dp->max_sg_grant = max_sg_grant;
+    QTAILQ_INIT(&dp->inflight);
+    QTAILQ_INIT(&dp->orphans);
+    if (iothread) {
+        dp->iothread = iothread;
+        object_ref(OBJECT(iothread));
+        dp->ctx = iothread_get_aio_context(iothread);
+    } else {
+        dp->ctx = qemu_get_aio_context();
+    }
+    dp->bh = aio_bh_new_guarded(dp->ctx, xen_pvscsi_bh, dp,
+                                &DEVICE(xendev)->mem_reentrancy_guard);
+    dp->error_bh = qemu_bh_new_guarded(xen_pvscsi_error_bh, dp,
+                                       &DEVICE(xendev)->mem_reentrancy_guard);
+    return dp;
+}
+
+AioContext *xen_pvscsi_dataplane_get_aio_context(XenPVSCSIDataPlane *dp)
+{
+    return dp->ctx;
+}
+
+void xen_pvscsi_dataplane_destroy(XenPVSCSIDataPlane *dp)
+{
+    if (!dp) {
+        return;
+    }
+    xen_pvscsi_dataplane_stop(dp);
+    /* LUN resets on their way between the main loop and ctx */
+    AIO_WAIT_WHILE_UNLOCKED(NULL, qatomic_read(&dp->pending_bhs) > 0);
+    /*
+     * Orphans live until the SCSI layer ends them; the LUNs are gone by
+     * now (the bus is unrealized before its HBA), so there are none.
+     */
+    assert(QTAILQ_EMPTY(&dp->orphans));
+    qemu_bh_delete(dp->bh);
+    qemu_bh_delete(dp->error_bh);
+    if (dp->iothread) {
+        object_unref(OBJECT(dp->iothread));
+    }
+    g_free(dp);
+}
