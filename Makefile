@@ -4,6 +4,7 @@
 #   make check      build and run all our test suites, with a summary
 #   make install    install QEMU (and our parts) like QEMU's "make install"
 #   make deps       install the Debian packages the build and tests need
+#   make demo       deps, configure (if not done), build, run the demo
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -19,18 +20,24 @@ MESON ?= meson
 QTEST_SUITE := xen-pvscsi
 
 .PHONY: all check check-qtest check-unit install deps clean distclean help \
-        reconfigure
+        reconfigure demo run-demo
 
 all:
 
 deps:
 	sh $(SRC_PATH)/scripts/install-deps.sh
 
+# From a fresh clone: everything the demo needs, then the demo.
+demo:
+	sh $(SRC_PATH)/scripts/install-deps.sh
+	@test -f $(CONFIG_MAK) || { cd $(SRC_PATH) && ./configure; }
+	@$(MAKE) --no-print-directory -f $(SRC_PATH)/Makefile run-demo
+
 help:
-	@sed -n '2,8p' $(SRC_PATH)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,9p' $(SRC_PATH)/Makefile | sed 's/^# \{0,1\}//'
 
 ifeq ($(wildcard $(CONFIG_MAK)),)
-all check check-qtest check-unit install:
+all check check-qtest check-unit install run-demo:
 	@echo "Please run ./configure first" >&2; exit 1
 else
 include $(CONFIG_MAK)
@@ -81,6 +88,12 @@ check: all
 	@python3 $(SRC_PATH)/scripts/test-summary.py \
 	    $(OURS_BUILD)/meson-logs/testlog.json \
 	    $(QEMU_BUILD)/meson-logs/testlog.json
+
+DEMO_ARCH := $(firstword $(patsubst %-softmmu,%,$(subst $(comma),$(space),$(TARGET_LIST))))
+run-demo: all
+	$(NINJA) -C $(QEMU_BUILD) tests/qtest/xen-pvscsi-demo
+	cd $(QEMU_BUILD) && QTEST_QEMU_BINARY=./qemu-system-$(DEMO_ARCH) \
+	    QEMU_IMG=./qemu-img tests/qtest/xen-pvscsi-demo
 
 install: all
 	$(NINJA) -C $(QEMU_BUILD) install

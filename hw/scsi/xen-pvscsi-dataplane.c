@@ -554,13 +554,26 @@ static void xen_pvscsi_do_reset(XenPVSCSIReq *req, SCSIDevice *d)
 
     trace_xen_pvscsi_reset(dp->devid, req->rq.rqid, req->rq.channel,
                            req->rq.id, req->rq.lun);
-    /* Requests swept by the LUN reset are answered with host RESET. */
+    /*
+     * Every command in flight on the LUN now is swept by the reset and
+     * answered with host RESET.  Cancel them here, before the reset drains
+     * the LUN: otherwise one that the drain lets finish could be answered
+     * with its own status.  A cancel may finish at once and free requests
+     * (an ABORT waiting for it too), so look again from the start.
+     */
+restart:
     QTAILQ_FOREACH(r, &dp->inflight, next) {
-        if (r->sreq && r->sreq->dev == d) {
+        if (r->sreq && r->sreq->dev == d && !r->cancelling) {
             r->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_RESET);
+            r->cancelling = true;
+            scsi_req_cancel_async(r->sreq, NULL);
+            goto restart;
         }
     }
-    /* device_cold_reset() needs the BQL, and drains the LUN. */
+    /*
+     * device_cold_reset() needs the BQL; it drains the LUN, so the
+     * cancelled commands have been answered when it returns.
+     */
     object_ref(OBJECT(d));
     req->reset_dev = d;
     qatomic_inc(&dp->pending_bhs);
