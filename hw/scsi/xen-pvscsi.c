@@ -25,6 +25,7 @@
 #include "hw/hotplug.h"
 #include "hw/qdev-properties.h"
 #include "hw/xen/xen-pvscsi.h"
+#include "hw/xen/xen-backend.h"
 #include "hw/xen/xen-bus-helper.h"
 #include "scsi/constants.h"
 #include "system/block-backend.h"
@@ -359,3 +360,41 @@ static void xen_pvscsi_register_types(void)
 }
 
 type_init(xen_pvscsi_register_types)
+
+/*
+ * Registering the backend type makes xen-bus watch backend/qvscsi: that is
+ * how a device that was unplugged (device_del) gets cleaned up once its
+ * frontend has closed.  Backends written into xenstore by a toolstack are
+ * not created yet (see the device's documentation).
+ */
+static void xen_pvscsi_backend_create(XenBackendInstance *backend,
+                                      QDict *opts, Error **errp)
+{
+    error_setg(errp, "backend/%s/%u/%s: toolstack-created xen-pvscsi "
+               "backends are not supported yet; use -device xen-pvscsi",
+               XEN_PVSCSI_BACKEND, xen_domid,
+               xen_backend_get_name(backend));
+}
+
+static void xen_pvscsi_backend_destroy(XenBackendInstance *backend,
+                                       Error **errp)
+{
+    XenDevice *xendev = xen_backend_get_device(backend);
+
+    if (xendev) {
+        object_unparent(OBJECT(xendev));
+    }
+}
+
+static const XenBackendInfo xen_pvscsi_backend_info = {
+    .type = XEN_PVSCSI_BACKEND,
+    .create = xen_pvscsi_backend_create,
+    .destroy = xen_pvscsi_backend_destroy,
+};
+
+static void xen_pvscsi_register_backend(void)
+{
+    xen_backend_register(&xen_pvscsi_backend_info);
+}
+
+xen_backend_init(xen_pvscsi_register_backend);

@@ -1021,6 +1021,80 @@ static void test_close_inflight(void)
     qxen_stop(x);
 }
 
+/*
+ * device_del of the HBA with commands in flight: the backend goes Closing,
+ * the frontend closes, the device and its LUNs go away (their requests are
+ * ended by the LUNs' unrealize) and no grant stays mapped.
+ */
+static void test_hba_unplug(void)
+{
+    QXen *x = start_with(true, "");
+    QVscsiFront f;
+    QVscsiCmd r[2];
+    uint8_t buf[2][4096];
+    g_autofree char *fe_state = NULL;
+    g_autofree char *be_state = NULL;
+
+    connect_throttled(x, &f);
+    read_start(&f, &r[0], 0, 0, 10, buf[0], sizeof(buf[0]));
+    read_start(&f, &r[1], 0, 0, 20, buf[1], sizeof(buf[1]));
+    qvscsi_push(&f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+
+    qtest_qmp_device_del_send(x->qts, "vscsi0");
+    be_state = qvscsi_be_key(&f, "state");
+    qxs_wait_state(x, x->xs, be_state, 5);
+    fe_state = g_strdup_printf("%s/state", f.fe);
+    qxs_write(x->xs, fe_state, "5");
+    qxs_write(x->xs, fe_state, "6");
+    qtest_qmp_eventwait(x->qts, "DEVICE_DELETED");
+    g_assert_true(qxs_wait_value(x, x->xs, f.be, NULL, QXEN_TIMEOUT_MS));
+    g_assert_false(r[0].done || r[1].done);
+    qvscsi_release(&f);
+
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/*
+ * Drained sections (here: blockdev-reopen of a LUN's node) while commands
+ * come and go: the ring stops being read during the drain and is read
+ * again after it, nothing is lost.
+ */
+static void test_drain(void)
+{
+    QXen *x = start();
+    QVscsiFront f;
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 2, 3);
+
+    for (int i = 0; i < 20; i++) {
+        QVscsiCmd r[4];
+        uint8_t buf[4][2048];
+        QDict *rsp;
+
+        for (int j = 0; j < 4; j++) {
+            read_start(&f, &r[j], 2, 3, i * 8 + j * 4, buf[j],
+                       sizeof(buf[j]));
+        }
+        qvscsi_push(&f);
+        rsp = qtest_qmp(x->qts, "{'execute': 'blockdev-reopen', "
+                        "'arguments': {'options': [{'driver': 'raw', "
+                        "'node-name': 'd1', 'file': 'f1'}]}}");
+        g_assert_true(qdict_haskey(rsp, "return"));
+        qobject_unref(rsp);
+        for (int j = 0; j < 4; j++) {
+            qvscsi_cmd_wait(&f, &r[j]);
+            check_read(&r[j], 1, i * 8 + j * 4);
+        }
+    }
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
 static const TestCase cases[] = {
     { "connect", test_connect },
     { "inquiry-capacity", test_inquiry_capacity },
@@ -1040,6 +1114,8 @@ static const TestCase cases[] = {
     { "reset-inflight", test_reset_inflight },
     { "close-inflight", test_close_inflight },
     { "reconnect", test_reconnect },
+    { "hba-unplug", test_hba_unplug },
+    { "drain", test_drain },
 };
 
 static void run_main_loop(const void *data)

@@ -75,6 +75,11 @@ void qvscsi_close(QVscsiFront *f)
     qxs_wait_state(x, x->xs, state, 5);
     fe_write(f, "state", "6");
     qxs_wait_state(x, x->xs, state, 6);
+    qvscsi_release(f);
+}
+
+void qvscsi_release(QVscsiFront *f)
+{
     /* The backend let go of the ring and of every request's grants. */
     for (unsigned int i = 0; i < QVSCSI_RING_SIZE; i++) {
         if (f->pending[i]) {
@@ -83,8 +88,8 @@ void qvscsi_close(QVscsiFront *f)
         }
     }
     f->nr_pending = 0;
-    qxen_ring_destroy(x, &f->ring);
-    qxen_evtchn_free(x, f->port);
+    qxen_ring_destroy(f->x, &f->ring);
+    qxen_evtchn_free(f->x, f->port);
     f->connected = false;
 }
 

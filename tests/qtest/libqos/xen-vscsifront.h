@@ -70,6 +70,11 @@ void qvscsi_connect(QVscsiFront *f);
  * must have released them).
  */
 void qvscsi_close(QVscsiFront *f);
+/*
+ * After the backend is gone or closed: forget pending commands and free the
+ * ring, asserting that the backend released every grant.
+ */
+void qvscsi_release(QVscsiFront *f);
 
 /*
  * Put a command on the ring with a free rqid (asserts there is one) and
