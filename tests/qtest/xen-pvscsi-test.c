@@ -309,12 +309,24 @@ static void test_cdrom_write_protect(void)
     QXen *x = start();
     QVscsiFront f;
     uint8_t buf[2048] = { 0 };
-    uint8_t cdb[10] = { 0x2a, 0, 0, 0, 0, 1, 0, 0, 1, 0 };
+    uint8_t cdb[10] = { 0x2a, 0, 0, 0, 0, 5, 0, 0, 1, 0 };
     QVscsiCmd c;
 
     qvscsi_init(&f, x, 0);
     qvscsi_connect(&f);
     clear_ua(&f, 1, 1, 0);
+
+    /* READ(10) of 2048-byte block 5: bytes 10240.. of image 1 */
+    cdb[0] = 0x28;
+    cmd_init(&c, 1, 1, 0, cdb, 10, VSCSIIF_DMA_FROM_DEVICE, buf, sizeof(buf));
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpuint(c.residual, ==, 0);
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        g_assert_cmpuint(buf[i], ==, (uint8_t)((5 * 2048 + i) / 512 ^ 0x80));
+    }
+
+    cdb[0] = 0x2a;
     cmd_init(&c, 1, 1, 0, cdb, 10, VSCSIIF_DMA_TO_DEVICE, buf, sizeof(buf));
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, 0x02);
@@ -1105,7 +1117,7 @@ static const TestCase cases[] = {
     { "rw/104k-direct", test_rw_direct_max },
     { "rw/256k-sg-grant", test_rw_sg_grant },
     { "rw/512k-sg-grant", test_rw_sg_grant_512k },
-    { "cdrom-write-protect", test_cdrom_write_protect },
+    { "cdrom-read-write-protect", test_cdrom_write_protect },
     { "bad-requests", test_bad_requests },
     { "tmf-idle", test_tmf_idle },
     { "ring-overflow", test_ring_overflow },
