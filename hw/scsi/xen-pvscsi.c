@@ -84,6 +84,19 @@ static void xen_pvscsi_lun_publish(XenPVSCSI *s, SCSIDevice *d)
     xen_pvscsi_lun_set_state(s, d, XenbusStateInitialising);
 }
 
+static int xen_pvscsi_lun_get_state(XenPVSCSI *s, SCSIDevice *d)
+{
+    g_autofree char *key = g_strdup_printf("vscsi-devs/dev-%u/state",
+                                           xen_pvscsi_lun_index(s, d));
+    unsigned int state;
+
+    if (xs_node_scanf(s->xendev.xsh, XBT_NULL, s->xendev.backend_path, key,
+                      NULL, "%u", &state) != 1) {
+        return XenbusStateUnknown;
+    }
+    return state;
+}
+
 /* Move every LUN in state @from to @to. */
 static void xen_pvscsi_luns_advance(XenPVSCSI *s, enum xenbus_state from,
                                     enum xenbus_state to)
@@ -92,19 +105,99 @@ static void xen_pvscsi_luns_advance(XenPVSCSI *s, enum xenbus_state from,
 
     QTAILQ_FOREACH(kid, &s->bus.qbus.children, sibling) {
         SCSIDevice *d = SCSI_DEVICE(kid->child);
-        g_autofree char *key = NULL;
-        unsigned int state;
 
-        if (!g_hash_table_contains(s->luns, d)) {
-            continue;
-        }
-        key = g_strdup_printf("vscsi-devs/dev-%u/state",
-                              xen_pvscsi_lun_index(s, d));
-        if (xs_node_scanf(s->xendev.xsh, XBT_NULL, s->xendev.backend_path,
-                          key, NULL, "%u", &state) == 1 && state == from) {
+        if (g_hash_table_contains(s->luns, d) &&
+            xen_pvscsi_lun_get_state(s, d) == from) {
             xen_pvscsi_lun_set_state(s, d, to);
         }
     }
+}
+
+/*
+ * Take a LUN off the bus for good.  Its requests still in flight are let
+ * finish first (blk_drain), so that they complete normally rather than
+ * being cancelled by the device's unrealize.
+ */
+static void xen_pvscsi_lun_remove(XenPVSCSI *s, SCSIDevice *d)
+{
+    trace_xen_pvscsi_lun_remove(s->devid, d->channel, d->id, d->lun);
+    g_hash_table_remove(s->unplug_pending, d);
+    if (d->conf.blk) {
+        blk_drain(d->conf.blk);
+    }
+    hotplug_handler_unplug(HOTPLUG_HANDLER(s), DEVICE(d), &error_abort);
+    object_unparent(OBJECT(d));
+}
+
+/* Perform every requested removal now (no frontend to ask). */
+static void xen_pvscsi_luns_remove_pending(XenPVSCSI *s)
+{
+    GHashTableIter iter;
+    gpointer d;
+
+    while (g_hash_table_size(s->unplug_pending)) {
+        g_hash_table_iter_init(&iter, s->unplug_pending);
+        g_hash_table_iter_next(&iter, &d, NULL);
+        xen_pvscsi_lun_remove(s, d);
+    }
+}
+
+/*
+ * Start a reconfiguration (backend Reconfiguring) if LUNs are waiting to be
+ * added or removed and none is in progress.  Only one runs at a time: what
+ * is requested meanwhile waits for the next one.
+ */
+static void xen_pvscsi_reconfigure(XenPVSCSI *s)
+{
+    XenDevice *xendev = &s->xendev;
+    GHashTableIter iter;
+    gpointer d;
+    bool work = false;
+    BusChild *kid;
+
+    if (xen_device_backend_get_state(xendev) != XenbusStateConnected ||
+        xendev->frontend_state != XenbusStateConnected) {
+        return;
+    }
+    g_hash_table_iter_init(&iter, s->unplug_pending);
+    while (g_hash_table_iter_next(&iter, &d, NULL)) {
+        if (xen_pvscsi_lun_get_state(s, d) != XenbusStateClosing) {
+            xen_pvscsi_lun_set_state(s, d, XenbusStateClosing);
+        }
+        work = true;
+    }
+    QTAILQ_FOREACH(kid, &s->bus.qbus.children, sibling) {
+        SCSIDevice *sd = SCSI_DEVICE(kid->child);
+
+        if (g_hash_table_contains(s->luns, sd) &&
+            xen_pvscsi_lun_get_state(s, sd) == XenbusStateInitialising) {
+            work = true;
+        }
+    }
+    if (work) {
+        trace_xen_pvscsi_reconfigure(s->devid);
+        xen_device_backend_set_state(xendev, XenbusStateReconfiguring);
+    }
+}
+
+/* The frontend acknowledged Reconfiguring: apply the changes. */
+static void xen_pvscsi_reconfigured(XenPVSCSI *s)
+{
+    BusChild *kid, *next;
+
+    /* Removals: the frontend let go of every LUN in state Closing. */
+    QTAILQ_FOREACH_SAFE(kid, &s->bus.qbus.children, sibling, next) {
+        SCSIDevice *d = SCSI_DEVICE(kid->child);
+
+        if (g_hash_table_contains(s->luns, d) &&
+            xen_pvscsi_lun_get_state(s, d) == XenbusStateClosing) {
+            xen_pvscsi_lun_remove(s, d);
+        }
+    }
+    /* Additions: offered now, added by the frontend on Reconfigured. */
+    xen_pvscsi_luns_advance(s, XenbusStateInitialising,
+                            XenbusStateInitialised);
+    xen_device_backend_set_state(&s->xendev, XenbusStateReconfigured);
 }
 
 static void xen_pvscsi_pre_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
@@ -134,13 +227,40 @@ static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
                       "iothread: ", s->devid, d->channel, d->id, d->lun);
         return;
     }
-    if (xen_device_backend_get_state(&s->xendev) == XenbusStateConnected) {
-        /* LUN hotplug (Reconfiguring) comes with the hotplug work. */
-        warn_report("xen-pvscsi %u: LUN %u:%u:%u added while connected; the "
-                    "guest sees it after it reconnects", s->devid,
-                    d->channel, d->id, d->lun);
-    }
+    /*
+     * Published in state Initialising: offered at the next connect, or
+     * now through a reconfiguration if the guest is connected.
+     */
     xen_pvscsi_lun_publish(s, d);
+    xen_pvscsi_reconfigure(s);
+}
+
+/*
+ * device_del of a LUN.  With a frontend connected, the guest is asked to
+ * let go first (LUN Closing, backend Reconfiguring) and the LUN is removed
+ * when it acknowledged; otherwise at once.  A guest that never acknowledges
+ * keeps the LUN (and can keep using it), like a PCIe slot whose guest
+ * ignores the attention button; the removal completes when the frontend
+ * disconnects.
+ */
+static void xen_pvscsi_unplug_request(HotplugHandler *hotplug_dev,
+                                      DeviceState *dev, Error **errp)
+{
+    XenPVSCSI *s = XEN_PVSCSI(hotplug_dev);
+    SCSIDevice *d = SCSI_DEVICE(dev);
+    enum xenbus_state state = xen_device_backend_get_state(&s->xendev);
+
+    if (!g_hash_table_contains(s->luns, d) ||
+        (state != XenbusStateConnected &&
+         state != XenbusStateReconfiguring &&
+         state != XenbusStateReconfigured)) {
+        xen_pvscsi_lun_remove(s, d);
+        return;
+    }
+    trace_xen_pvscsi_lun_unplug_request(s->devid, d->channel, d->id, d->lun);
+    dev->pending_deleted_event = true;
+    g_hash_table_add(s->unplug_pending, d);
+    xen_pvscsi_reconfigure(s);
 }
 
 static void xen_pvscsi_unplug(HotplugHandler *hotplug_dev, DeviceState *dev,
@@ -153,6 +273,7 @@ static void xen_pvscsi_unplug(HotplugHandler *hotplug_dev, DeviceState *dev,
         xen_pvscsi_lun_set_state(s, d, XenbusStateClosed);
         g_hash_table_remove(s->luns, d);
     }
+    g_hash_table_remove(s->unplug_pending, d);
     qdev_simple_device_unplug_cb(hotplug_dev, dev, errp);
 }
 
@@ -179,6 +300,10 @@ static void xen_pvscsi_connect(XenPVSCSI *s, Error **errp)
 static void xen_pvscsi_disconnect(XenPVSCSI *s)
 {
     xen_pvscsi_dataplane_stop(s->dataplane);
+    /* No frontend to ask any more: removals happen now. */
+    if (!s->unrealizing) {
+        xen_pvscsi_luns_remove_pending(s);
+    }
 }
 
 static void xen_pvscsi_frontend_changed(XenDevice *xendev,
@@ -194,11 +319,18 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
     switch (frontend_state) {
     case XenbusStateInitialised:
     case XenbusStateConnected:
-        if (backend_state == XenbusStateConnected) {
+        if (backend_state == XenbusStateReconfiguring) {
+            break;      /* the frontend has not seen it yet */
+        }
+        if (backend_state == XenbusStateConnected ||
+            backend_state == XenbusStateReconfigured) {
             if (frontend_state == XenbusStateConnected) {
                 /* The frontend added the LUNs we offered. */
                 xen_pvscsi_luns_advance(s, XenbusStateInitialised,
                                         XenbusStateConnected);
+                xen_device_backend_set_state(xendev, XenbusStateConnected);
+                /* Changes requested meanwhile */
+                xen_pvscsi_reconfigure(s);
             }
             break;
         }
@@ -219,6 +351,13 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
         if (frontend_state == XenbusStateConnected) {
             xen_pvscsi_luns_advance(s, XenbusStateInitialised,
                                     XenbusStateConnected);
+            xen_pvscsi_reconfigure(s);
+        }
+        break;
+
+    case XenbusStateReconfiguring:
+        if (backend_state == XenbusStateReconfiguring) {
+            xen_pvscsi_reconfigured(s);
         }
         break;
 
@@ -260,6 +399,7 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
     }
 
     s->luns = g_hash_table_new(NULL, NULL);
+    s->unplug_pending = g_hash_table_new(NULL, NULL);
     s->dataplane = xen_pvscsi_dataplane_create(xendev, &s->bus, s->devid,
                                                s->max_sg_grant, s->iothread);
 
@@ -276,11 +416,17 @@ static void xen_pvscsi_unrealize(XenDevice *xendev)
 {
     XenPVSCSI *s = XEN_PVSCSI(xendev);
 
+    /* The LUNs are gone already (the bus is unrealized first). */
+    s->unrealizing = true;
     xen_pvscsi_dataplane_destroy(s->dataplane);
     s->dataplane = NULL;
     if (s->luns) {
         g_hash_table_destroy(s->luns);
         s->luns = NULL;
+    }
+    if (s->unplug_pending) {
+        g_hash_table_destroy(s->unplug_pending);
+        s->unplug_pending = NULL;
     }
 }
 
@@ -336,6 +482,7 @@ static void xen_pvscsi_class_init(ObjectClass *class, void *data)
 
     hc->pre_plug = xen_pvscsi_pre_plug;
     hc->plug = xen_pvscsi_plug;
+    hc->unplug_request = xen_pvscsi_unplug_request;
     hc->unplug = xen_pvscsi_unplug;
 
     dev_class->desc = "Xen paravirtual SCSI host (vscsiif backend)";

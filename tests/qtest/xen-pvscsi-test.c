@@ -1107,6 +1107,236 @@ static void test_drain(void)
     qxen_stop(x);
 }
 
+/* ---------------------------------------------------------------------- */
+/* LUN hotplug over QMP                                                    */
+
+/* Host 0 as usual, plus node "d3" (image 1) free for hot-added LUNs. */
+static QXen *start_hotplug(bool throttle)
+{
+    g_autofree char *extra = NULL;
+
+    make_images();
+    extra = g_strdup_printf(" -blockdev driver=file,node-name=f3,"
+                            "filename=%s,locking=off "
+                            "-blockdev driver=raw,node-name=d3,file=f3",
+                            img[1]);
+    return start_with(throttle, extra);
+}
+
+static int lun_state(QVscsiFront *f, int n)
+{
+    g_autofree char *k = qvscsi_be_key(f, "vscsi-devs/dev-%d/state", n);
+
+    return qxs_read_int(f->x->xs, k, -1);
+}
+
+static void add_lun(QXen *x, const char *id, int target)
+{
+    qtest_qmp_device_add(x->qts, "scsi-hd", id,
+                         "{'bus': 'vscsi0.0', 'channel': 0, 'scsi-id': %d, "
+                         "'lun': 0, 'drive': 'd3'}", target);
+}
+
+static int32_t tur_rslt(QVscsiFront *f, int channel, int id, int lun)
+{
+    static const uint8_t tur[6] = { 0x00 };
+    QVscsiCmd c;
+
+    cmd_init(&c, channel, id, lun, tur, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd(f, &c);
+    return c.rslt;
+}
+
+/* Add then remove a LUN with the guest connected and idle. */
+static void test_hotplug_idle(void)
+{
+    QXen *x = start_hotplug(false);
+    QVscsiFront f;
+    QVscsiCmd c;
+    uint8_t buf[1024];
+    unsigned int added, removed;
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+
+    add_lun(x, "hot0", 5);
+    qvscsi_reconfigure(&f, &added, &removed);
+    g_assert_cmpuint(added, ==, 1);
+    g_assert_cmpuint(removed, ==, 0);
+    {
+        g_autofree char *k = qvscsi_be_key(&f, "vscsi-devs/dev-3/v-dev");
+        g_autofree char *v = qxs_read(x->xs, k);
+
+        g_assert_cmpstr(v, ==, "0:0:5:0");
+    }
+    g_assert_cmpint(lun_state(&f, 3), ==, 4);
+    clear_ua(&f, 0, 5, 0);
+    read_start(&f, &c, 5, 0, 33, buf, sizeof(buf));
+    qvscsi_push(&f);
+    qvscsi_cmd_wait(&f, &c);
+    check_read(&c, 1, 33);
+
+    qtest_qmp_device_del_send(x->qts, "hot0");
+    qvscsi_reconfigure(&f, &added, &removed);
+    g_assert_cmpuint(added, ==, 0);
+    g_assert_cmpuint(removed, ==, 1);
+    qtest_qmp_eventwait(x->qts, "DEVICE_DELETED");
+    g_assert_cmpint(lun_state(&f, 3), ==, 6);
+    g_assert_cmphex(tur_rslt(&f, 0, 5, 0), ==, RSLT_NO_CONNECT);
+    /* The others are untouched */
+    for (int n = 0; n < 3; n++) {
+        g_assert_cmpint(lun_state(&f, n), ==, 4);
+    }
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/*
+ * Remove a LUN with commands in flight on it and on another LUN: all of
+ * them complete normally, then the LUN goes.
+ */
+static void test_hotplug_remove_inflight(void)
+{
+    QXen *x = start_hotplug(true);
+    QVscsiFront f;
+    QVscsiCmd r[2], other;
+    uint8_t buf[2][2048], obuf[512];
+
+    connect_throttled(x, &f);
+    read_start(&f, &r[0], 0, 0, 70, buf[0], sizeof(buf[0]));
+    read_start(&f, &r[1], 0, 0, 80, buf[1], sizeof(buf[1]));
+    qvscsi_push(&f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+
+    qtest_qmp_device_del_send(x->qts, "lun0");
+    read_start(&f, &other, 2, 3, 44, obuf, sizeof(obuf));
+    qvscsi_push(&f);
+    qvscsi_reconfigure(&f, NULL, NULL);
+    qtest_qmp_eventwait(x->qts, "DEVICE_DELETED");
+    /* Removal waited for them; they completed with their data */
+    qvscsi_cmd_wait(&f, &r[0]);
+    qvscsi_cmd_wait(&f, &r[1]);
+    qvscsi_cmd_wait(&f, &other);
+    check_read(&r[0], 0, 70);
+    check_read(&r[1], 0, 80);
+    check_read(&other, 1, 44);
+    g_assert_cmpint(lun_state(&f, 0), ==, 6);
+    g_assert_cmphex(tur_rslt(&f, 0, 0, 0), ==, RSLT_NO_CONNECT);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/* Before the frontend connects: adds are picked up, removals immediate. */
+static void test_hotplug_before_connect(void)
+{
+    QXen *x = start_hotplug(false);
+    QVscsiFront f;
+    g_autofree char *be_state = NULL;
+
+    qvscsi_init(&f, x, 0);
+    be_state = qvscsi_be_key(&f, "state");
+    qxs_wait_state(x, x->xs, be_state, 2);
+
+    add_lun(x, "hot0", 6);
+    g_assert_cmpint(lun_state(&f, 3), ==, 1);
+    qtest_qmp_device_del_send(x->qts, "lun0");
+    qtest_qmp_eventwait(x->qts, "DEVICE_DELETED");
+    g_assert_cmpint(lun_state(&f, 0), ==, 6);
+
+    qvscsi_connect(&f);
+    {
+        g_autofree char *k = qvscsi_be_key(&f, "vscsi-devs/dev-3/state");
+
+        g_assert_true(qxs_wait_value(x, x->xs, k, "4", QXEN_TIMEOUT_MS));
+    }
+    g_assert_cmpint(lun_state(&f, 0), ==, 6);
+    clear_ua(&f, 0, 6, 0);
+    g_assert_cmphex(tur_rslt(&f, 0, 0, 0), ==, RSLT_NO_CONNECT);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/* Several changes back to back: one reconfiguration at a time. */
+static void test_hotplug_several(void)
+{
+    QXen *x = start_hotplug(false);
+    QVscsiFront f;
+    unsigned int added = 0, removed = 0, a, r;
+    int rounds = 0;
+    g_autofree char *be_state = NULL;
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    be_state = qvscsi_be_key(&f, "state");
+
+    add_lun(x, "hot0", 5);
+    /* A second CD on the read-only node of the first */
+    qtest_qmp_device_add(x->qts, "scsi-cd", "hot1",
+                         "{'bus': 'vscsi0.0', 'channel': 1, 'scsi-id': 7, "
+                         "'lun': 2, 'drive': 'd2'}");
+    qtest_qmp_device_del_send(x->qts, "lun0");
+    /* Only one Reconfiguring at a time, until nothing is left to do */
+    while (added < 2 || removed < 1) {
+        qvscsi_reconfigure(&f, &a, &r);
+        added += a;
+        removed += r;
+        g_assert_cmpint(++rounds, <=, 3);
+    }
+    g_assert_cmpuint(added, ==, 2);
+    g_assert_cmpuint(removed, ==, 1);
+    qtest_qmp_eventwait(x->qts, "DEVICE_DELETED");
+    g_assert_cmpint(lun_state(&f, 0), ==, 6);
+    g_assert_cmpint(lun_state(&f, 3), ==, 4);
+    g_assert_cmpint(lun_state(&f, 4), ==, 4);
+    g_assert_cmpint(qxs_read_int(x->xs, be_state, -1), ==, 4);
+    clear_ua(&f, 0, 5, 0);
+    clear_ua(&f, 1, 7, 2);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/*
+ * A guest that never acknowledges: the LUN stays (and works), a second
+ * device_del is refused, and the removal completes when the frontend goes.
+ */
+static void test_hotplug_no_ack(void)
+{
+    QXen *x = start_hotplug(false);
+    QVscsiFront f;
+    g_autofree char *be_state = NULL;
+    QDict *rsp;
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    be_state = qvscsi_be_key(&f, "state");
+    clear_ua(&f, 0, 2, 3);
+
+    qtest_qmp_device_del_send(x->qts, "lun0");
+    qxs_wait_state(x, x->xs, be_state, 7);
+    g_assert_cmpint(lun_state(&f, 0), ==, 5);
+    clear_ua(&f, 0, 0, 0);
+    rsp = qtest_qmp(x->qts, "{'execute': 'device_del', "
+                    "'arguments': {'id': 'lun0'}}");
+    g_assert_true(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    g_assert_cmpint(qxs_read_int(x->xs, be_state, -1), ==, 7);
+
+    qvscsi_close(&f);
+    qtest_qmp_eventwait(x->qts, "DEVICE_DELETED");
+    g_assert_cmpint(lun_state(&f, 0), ==, 6);
+    g_assert_cmpint(lun_state(&f, 1), ==, 4);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
 static const TestCase cases[] = {
     { "connect", test_connect },
     { "inquiry-capacity", test_inquiry_capacity },
@@ -1128,6 +1358,11 @@ static const TestCase cases[] = {
     { "reconnect", test_reconnect },
     { "hba-unplug", test_hba_unplug },
     { "drain", test_drain },
+    { "hotplug/idle", test_hotplug_idle },
+    { "hotplug/remove-inflight", test_hotplug_remove_inflight },
+    { "hotplug/before-connect", test_hotplug_before_connect },
+    { "hotplug/several", test_hotplug_several },
+    { "hotplug/no-ack", test_hotplug_no_ack },
 };
 
 static void run_main_loop(const void *data)

@@ -48,6 +48,8 @@ struct XenPVSCSI {
     SCSIBus bus;
     GHashTable *luns;           /* SCSIDevice * -> dev-N index + 1 */
     unsigned int next_dev;
+    GHashTable *unplug_pending; /* SCSIDevice * the guest must let go of */
+    bool unrealizing;
 
     XenPVSCSIDataPlane *dataplane;
 };

@@ -255,3 +255,74 @@ void qvscsi_cmd(QVscsiFront *f, QVscsiCmd *c)
     g_assert_cmpuint(qxen_ring_rsp_prod(f->x, &f->ring), ==,
                      f->ring.rsp_cons);
 }
+
+/* Our (the frontend's) per-LUN state, which the backend only reads. */
+static void fe_dev_state(QVscsiFront *f, const char *dev, int state)
+{
+    g_autofree char *key = g_strdup_printf("vscsi-devs/%s/state", dev);
+    char val[4];
+
+    snprintf(val, sizeof(val), "%d", state);
+    fe_write(f, key, val);
+}
+
+/* Apply @fn to each dev-N whose backend state is @state. */
+static unsigned int for_each_dev(QVscsiFront *f, int state,
+                                 void (*fn)(QVscsiFront *, const char *))
+{
+    g_autofree char *dir = qvscsi_be_key(f, "vscsi-devs");
+    unsigned int n = 0, count = 0;
+    g_auto(GStrv) devs = qxs_directory(f->x->xs, dir, &n);
+
+    for (unsigned int i = 0; i < n; i++) {
+        g_autofree char *key = qvscsi_be_key(f, "vscsi-devs/%s/state",
+                                             devs[i]);
+
+        if (qxs_read_int(f->x->xs, key, -1) == state) {
+            fn(f, devs[i]);
+            count++;
+        }
+    }
+    return count;
+}
+
+static void remove_dev(QVscsiFront *f, const char *dev)
+{
+    fe_dev_state(f, dev, 6);
+}
+
+static void add_dev(QVscsiFront *f, const char *dev)
+{
+    fe_dev_state(f, dev, 4);
+}
+
+void qvscsi_reconfigure(QVscsiFront *f, unsigned int *added,
+                        unsigned int *removed)
+{
+    QXen *x = f->x;
+    g_autofree char *state = qvscsi_be_key(f, "state");
+    unsigned int n;
+
+    qxs_wait_state(x, x->xs, state, 7);
+    n = for_each_dev(f, 5, remove_dev);
+    if (removed) {
+        *removed = n;
+    }
+    fe_write(f, "state", "7");
+    qxs_wait_state(x, x->xs, state, 8);
+    n = for_each_dev(f, 3, add_dev);
+    if (added) {
+        *added = n;
+    }
+    fe_write(f, "state", "4");
+    /*
+     * Connected again; with more changes queued the backend may go on to
+     * the next Reconfiguring at once.
+     */
+    for (int ms = 0; qxs_read_int(x->xs, state, -1) == 8; ms++) {
+        g_assert_cmpint(ms, <, QXEN_TIMEOUT_MS);
+        g_usleep(1000);
+    }
+    g_assert_true(qxs_read_int(x->xs, state, -1) == 4 ||
+                  qxs_read_int(x->xs, state, -1) == 7);
+}

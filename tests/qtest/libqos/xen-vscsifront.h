@@ -95,6 +95,17 @@ void qvscsi_cmd_wait(QVscsiFront *f, QVscsiCmd *c);
  */
 void qvscsi_cmd(QVscsiFront *f, QVscsiCmd *c);
 
+/*
+ * One hotplug round as xen-scsifront does it: wait for the backend's
+ * Reconfiguring, let go of the LUNs in backend state Closing (our
+ * dev-N/state 6), answer Reconfiguring, wait for Reconfigured, add the LUNs
+ * in backend state Initialised (our dev-N/state 4), answer Connected, wait
+ * for the backend's Connected (or its next Reconfiguring).  Reports how
+ * many were added and removed.
+ */
+void qvscsi_reconfigure(QVscsiFront *f, unsigned int *added,
+                        unsigned int *removed);
+
 /* Put a raw request on the ring (rqid as given) without waiting. */
 void qvscsi_put_raw(QVscsiFront *f, const vscsiif_request_t *rq);
 void qvscsi_push(QVscsiFront *f);
