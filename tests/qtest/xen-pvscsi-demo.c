@@ -58,15 +58,7 @@ static void cmd(QVscsiFront *f, QVscsiCmd *c, int channel, int id, int lun,
                 const uint8_t *cdb, int cdb_len, int dir, void *buf,
                 size_t len)
 {
-    memset(c, 0, sizeof(*c));
-    c->channel = channel;
-    c->id = id;
-    c->lun = lun;
-    memcpy(c->cdb, cdb, cdb_len);
-    c->cdb_len = cdb_len;
-    c->dir = dir;
-    c->data = buf;
-    c->len = len;
+    qvscsi_cmd_init(c, channel, id, lun, cdb, cdb_len, dir, buf, len);
     qvscsi_cmd(f, c);
 }
 

@@ -102,15 +102,7 @@ static void cmd_init(QVscsiCmd *c, int channel, int id, int lun,
                      const uint8_t *cdb, int cdb_len, int dir, void *data,
                      size_t len)
 {
-    memset(c, 0, sizeof(*c));
-    c->channel = channel;
-    c->id = id;
-    c->lun = lun;
-    memcpy(c->cdb, cdb, cdb_len);
-    c->cdb_len = cdb_len;
-    c->dir = dir;
-    c->data = data;
-    c->len = len;
+    qvscsi_cmd_init(c, channel, id, lun, cdb, cdb_len, dir, data, len);
 }
 
 /* TEST UNIT READY until the power-on unit attention is gone. */

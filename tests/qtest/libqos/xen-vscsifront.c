@@ -21,6 +21,22 @@ void qvscsi_init(QVscsiFront *f, QXen *x, unsigned int devid)
                             devid);
 }
 
+void qvscsi_cmd_init(QVscsiCmd *c, int channel, int id, int lun,
+                     const uint8_t *cdb, int cdb_len, int dir, void *data,
+                     size_t len)
+{
+    g_assert_cmpint(cdb_len, <=, sizeof(c->cdb));
+    memset(c, 0, sizeof(*c));
+    c->channel = channel;
+    c->id = id;
+    c->lun = lun;
+    memcpy(c->cdb, cdb, cdb_len);
+    c->cdb_len = cdb_len;
+    c->dir = dir;
+    c->data = data;
+    c->len = len;
+}
+
 void qvscsi_free(QVscsiFront *f)
 {
     g_free(f->fe);

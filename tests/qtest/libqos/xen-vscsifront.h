@@ -60,6 +60,10 @@ struct QVscsiCmd {
 };
 
 void qvscsi_init(QVscsiFront *f, QXen *x, unsigned int devid);
+/* Fill in a SCSI command (a CDB request) to LUN channel:id:lun. */
+void qvscsi_cmd_init(QVscsiCmd *c, int channel, int id, int lun,
+                     const uint8_t *cdb, int cdb_len, int dir, void *data,
+                     size_t len);
 void qvscsi_free(QVscsiFront *f);
 char *qvscsi_be_key(QVscsiFront *f, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Initialised -> wait for backend Connected -> Connected */
