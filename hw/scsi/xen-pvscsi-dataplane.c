@@ -458,11 +458,7 @@ static void xen_pvscsi_do_cdb(XenPVSCSIReq *req, SCSIDevice *d)
                           "data segments without a data direction");
         return;
     }
-    if (req->buflen > INT32_MAX) {
-        xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
-                          "transfer too large");
-        return;
-    }
+    /* buflen <= max-sg-grant pages (54 MiB at most): fits the SCSI layer */
 
     /*
      * REPORT LUNS lists the target's LUNs whichever of them is addressed;
@@ -855,12 +851,14 @@ void xen_pvscsi_dataplane_stop(XenPVSCSIDataPlane *dp)
 
 void xen_pvscsi_dataplane_drained_begin(XenPVSCSIDataPlane *dp)
 {
+    trace_xen_pvscsi_drained(dp->devid, true);
     dp->drained = true;
     xen_pvscsi_detach(dp);
 }
 
 void xen_pvscsi_dataplane_drained_end(XenPVSCSIDataPlane *dp)
 {
+    trace_xen_pvscsi_drained(dp->devid, false);
     dp->drained = false;
     xen_pvscsi_attach(dp);
 }

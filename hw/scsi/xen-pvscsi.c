@@ -38,11 +38,16 @@ static const struct SCSIBusInfo xen_pvscsi_scsi_info;
 /* ---------------------------------------------------------------------- */
 /* LUNs in xenstore                                                        */
 
-static unsigned int xen_pvscsi_lun_index(XenPVSCSI *s, SCSIDevice *d)
-{
-    gpointer v = g_hash_table_lookup(s->luns, d);
+/* A LUN published under vscsi-devs/dev-<index> */
+typedef struct XenPVSCSILun {
+    unsigned int index;
+    enum xenbus_state state;    /* what dev-<index>/state says */
+    bool unplug_requested;      /* device_del: the guest must let go */
+} XenPVSCSILun;
 
-    return GPOINTER_TO_UINT(v) - 1;
+static XenPVSCSILun *xen_pvscsi_lun(XenPVSCSI *s, SCSIDevice *d)
+{
+    return g_hash_table_lookup(s->luns, d);
 }
 
 static char *xen_pvscsi_describe(SCSIDevice *d)
@@ -62,39 +67,32 @@ static char *xen_pvscsi_describe(SCSIDevice *d)
 static void xen_pvscsi_lun_set_state(XenPVSCSI *s, SCSIDevice *d,
                                      enum xenbus_state state)
 {
+    XenPVSCSILun *lun = xen_pvscsi_lun(s, d);
     g_autofree char *key = g_strdup_printf("vscsi-devs/dev-%u/state",
-                                           xen_pvscsi_lun_index(s, d));
+                                           lun->index);
 
     trace_xen_pvscsi_lun_state(s->devid, d->channel, d->id, d->lun, state);
+    lun->state = state;
     xen_device_backend_printf(&s->xendev, key, "%u", state);
 }
 
 static void xen_pvscsi_lun_publish(XenPVSCSI *s, SCSIDevice *d)
 {
-    unsigned int n = s->next_dev++;
-    g_autofree char *base = g_strdup_printf("vscsi-devs/dev-%u", n);
-    g_autofree char *pdev_key = g_strdup_printf("%s/p-dev", base);
-    g_autofree char *vdev_key = g_strdup_printf("%s/v-dev", base);
+    XenPVSCSILun *lun = g_new0(XenPVSCSILun, 1);
+    g_autofree char *base = NULL;
+    g_autofree char *pdev_key = NULL;
+    g_autofree char *vdev_key = NULL;
     g_autofree char *pdev = xen_pvscsi_describe(d);
 
-    g_hash_table_insert(s->luns, d, GUINT_TO_POINTER(n + 1));
+    lun->index = s->next_dev++;
+    g_hash_table_insert(s->luns, d, lun);
+    base = g_strdup_printf("vscsi-devs/dev-%u", lun->index);
+    pdev_key = g_strdup_printf("%s/p-dev", base);
+    vdev_key = g_strdup_printf("%s/v-dev", base);
     xen_device_backend_printf(&s->xendev, pdev_key, "%s", pdev);
     xen_device_backend_printf(&s->xendev, vdev_key, "%u:%u:%u:%u", s->devid,
                               d->channel, d->id, d->lun);
     xen_pvscsi_lun_set_state(s, d, XenbusStateInitialising);
-}
-
-static int xen_pvscsi_lun_get_state(XenPVSCSI *s, SCSIDevice *d)
-{
-    g_autofree char *key = g_strdup_printf("vscsi-devs/dev-%u/state",
-                                           xen_pvscsi_lun_index(s, d));
-    unsigned int state;
-
-    if (xs_node_scanf(s->xendev.xsh, XBT_NULL, s->xendev.backend_path, key,
-                      NULL, "%u", &state) != 1) {
-        return XenbusStateUnknown;
-    }
-    return state;
 }
 
 /* Move every LUN in state @from to @to. */
@@ -105,9 +103,9 @@ static void xen_pvscsi_luns_advance(XenPVSCSI *s, enum xenbus_state from,
 
     QTAILQ_FOREACH(kid, &s->bus.qbus.children, sibling) {
         SCSIDevice *d = SCSI_DEVICE(kid->child);
+        XenPVSCSILun *lun = xen_pvscsi_lun(s, d);
 
-        if (g_hash_table_contains(s->luns, d) &&
-            xen_pvscsi_lun_get_state(s, d) == from) {
+        if (lun && lun->state == from) {
             xen_pvscsi_lun_set_state(s, d, to);
         }
     }
@@ -121,7 +119,6 @@ static void xen_pvscsi_luns_advance(XenPVSCSI *s, enum xenbus_state from,
 static void xen_pvscsi_lun_remove(XenPVSCSI *s, SCSIDevice *d)
 {
     trace_xen_pvscsi_lun_remove(s->devid, d->channel, d->id, d->lun);
-    g_hash_table_remove(s->unplug_pending, d);
     if (d->conf.blk) {
         blk_drain(d->conf.blk);
     }
@@ -132,13 +129,15 @@ static void xen_pvscsi_lun_remove(XenPVSCSI *s, SCSIDevice *d)
 /* Perform every requested removal now (no frontend to ask). */
 static void xen_pvscsi_luns_remove_pending(XenPVSCSI *s)
 {
-    GHashTableIter iter;
-    gpointer d;
+    BusChild *kid, *next;
 
-    while (g_hash_table_size(s->unplug_pending)) {
-        g_hash_table_iter_init(&iter, s->unplug_pending);
-        g_hash_table_iter_next(&iter, &d, NULL);
-        xen_pvscsi_lun_remove(s, d);
+    QTAILQ_FOREACH_SAFE(kid, &s->bus.qbus.children, sibling, next) {
+        SCSIDevice *d = SCSI_DEVICE(kid->child);
+        XenPVSCSILun *lun = xen_pvscsi_lun(s, d);
+
+        if (lun && lun->unplug_requested) {
+            xen_pvscsi_lun_remove(s, d);
+        }
     }
 }
 
@@ -150,8 +149,6 @@ static void xen_pvscsi_luns_remove_pending(XenPVSCSI *s)
 static void xen_pvscsi_reconfigure(XenPVSCSI *s)
 {
     XenDevice *xendev = &s->xendev;
-    GHashTableIter iter;
-    gpointer d;
     bool work = false;
     BusChild *kid;
 
@@ -159,18 +156,19 @@ static void xen_pvscsi_reconfigure(XenPVSCSI *s)
         xendev->frontend_state != XenbusStateConnected) {
         return;
     }
-    g_hash_table_iter_init(&iter, s->unplug_pending);
-    while (g_hash_table_iter_next(&iter, &d, NULL)) {
-        if (xen_pvscsi_lun_get_state(s, d) != XenbusStateClosing) {
-            xen_pvscsi_lun_set_state(s, d, XenbusStateClosing);
-        }
-        work = true;
-    }
     QTAILQ_FOREACH(kid, &s->bus.qbus.children, sibling) {
-        SCSIDevice *sd = SCSI_DEVICE(kid->child);
+        SCSIDevice *d = SCSI_DEVICE(kid->child);
+        XenPVSCSILun *lun = xen_pvscsi_lun(s, d);
 
-        if (g_hash_table_contains(s->luns, sd) &&
-            xen_pvscsi_lun_get_state(s, sd) == XenbusStateInitialising) {
+        if (!lun) {
+            continue;
+        }
+        if (lun->unplug_requested) {
+            if (lun->state != XenbusStateClosing) {
+                xen_pvscsi_lun_set_state(s, d, XenbusStateClosing);
+            }
+            work = true;
+        } else if (lun->state == XenbusStateInitialising) {
             work = true;
         }
     }
@@ -188,9 +186,9 @@ static void xen_pvscsi_reconfigured(XenPVSCSI *s)
     /* Removals: the frontend let go of every LUN in state Closing. */
     QTAILQ_FOREACH_SAFE(kid, &s->bus.qbus.children, sibling, next) {
         SCSIDevice *d = SCSI_DEVICE(kid->child);
+        XenPVSCSILun *lun = xen_pvscsi_lun(s, d);
 
-        if (g_hash_table_contains(s->luns, d) &&
-            xen_pvscsi_lun_get_state(s, d) == XenbusStateClosing) {
+        if (lun && lun->state == XenbusStateClosing) {
             xen_pvscsi_lun_remove(s, d);
         }
     }
@@ -248,9 +246,10 @@ static void xen_pvscsi_unplug_request(HotplugHandler *hotplug_dev,
 {
     XenPVSCSI *s = XEN_PVSCSI(hotplug_dev);
     SCSIDevice *d = SCSI_DEVICE(dev);
+    XenPVSCSILun *lun = xen_pvscsi_lun(s, d);
     enum xenbus_state state = xen_device_backend_get_state(&s->xendev);
 
-    if (!g_hash_table_contains(s->luns, d) ||
+    if (!lun ||
         (state != XenbusStateConnected &&
          state != XenbusStateReconfiguring &&
          state != XenbusStateReconfigured)) {
@@ -259,7 +258,7 @@ static void xen_pvscsi_unplug_request(HotplugHandler *hotplug_dev,
     }
     trace_xen_pvscsi_lun_unplug_request(s->devid, d->channel, d->id, d->lun);
     dev->pending_deleted_event = true;
-    g_hash_table_add(s->unplug_pending, d);
+    lun->unplug_requested = true;
     xen_pvscsi_reconfigure(s);
 }
 
@@ -269,11 +268,10 @@ static void xen_pvscsi_unplug(HotplugHandler *hotplug_dev, DeviceState *dev,
     XenPVSCSI *s = XEN_PVSCSI(hotplug_dev);
     SCSIDevice *d = SCSI_DEVICE(dev);
 
-    if (g_hash_table_contains(s->luns, d)) {
+    if (xen_pvscsi_lun(s, d)) {
         xen_pvscsi_lun_set_state(s, d, XenbusStateClosed);
         g_hash_table_remove(s->luns, d);
     }
-    g_hash_table_remove(s->unplug_pending, d);
     qdev_simple_device_unplug_cb(hotplug_dev, dev, errp);
 }
 
@@ -301,9 +299,7 @@ static void xen_pvscsi_disconnect(XenPVSCSI *s)
 {
     xen_pvscsi_dataplane_stop(s->dataplane);
     /* No frontend to ask any more: removals happen now. */
-    if (!s->unrealizing) {
-        xen_pvscsi_luns_remove_pending(s);
-    }
+    xen_pvscsi_luns_remove_pending(s);
 }
 
 static void xen_pvscsi_frontend_changed(XenDevice *xendev,
@@ -398,8 +394,7 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
         return;
     }
 
-    s->luns = g_hash_table_new(NULL, NULL);
-    s->unplug_pending = g_hash_table_new(NULL, NULL);
+    s->luns = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     s->dataplane = xen_pvscsi_dataplane_create(xendev, &s->bus, s->devid,
                                                s->max_sg_grant, s->iothread);
 
@@ -416,18 +411,13 @@ static void xen_pvscsi_unrealize(XenDevice *xendev)
 {
     XenPVSCSI *s = XEN_PVSCSI(xendev);
 
-    /* The LUNs are gone already (the bus is unrealized first). */
-    s->unrealizing = true;
     xen_pvscsi_dataplane_destroy(s->dataplane);
     s->dataplane = NULL;
     if (s->luns) {
         g_hash_table_destroy(s->luns);
         s->luns = NULL;
     }
-    if (s->unplug_pending) {
-        g_hash_table_destroy(s->unplug_pending);
-        s->unplug_pending = NULL;
-    }
+
 }
 
 static void xen_pvscsi_drained_begin(SCSIBus *bus)

@@ -46,10 +46,8 @@ struct XenPVSCSI {
     IOThread *iothread;
 
     SCSIBus bus;
-    GHashTable *luns;           /* SCSIDevice * -> dev-N index + 1 */
+    GHashTable *luns;           /* SCSIDevice * -> XenPVSCSILun * */
     unsigned int next_dev;
-    GHashTable *unplug_pending; /* SCSIDevice * the guest must let go of */
-    bool unrealizing;
 
     XenPVSCSIDataPlane *dataplane;
 };
