@@ -849,6 +849,45 @@ void xen_pvscsi_dataplane_stop(XenPVSCSIDataPlane *dp)
     qemu_bh_cancel(dp->error_bh);
 }
 
+typedef struct XenPVSCSICount {
+    XenPVSCSIDataPlane *dp;
+    GHashTable *per_lun;
+    unsigned int total;
+} XenPVSCSICount;
+
+/* In ctx, or in the main loop with ctx quiet */
+static void xen_pvscsi_count_bh(void *opaque)
+{
+    XenPVSCSICount *count = opaque;
+    XenPVSCSIReq *req;
+
+    QTAILQ_FOREACH(req, &count->dp->inflight, next) {
+        SCSIDevice *d;
+        unsigned int n;
+
+        if (!req->sreq) {
+            continue;           /* a TMF */
+        }
+        d = req->sreq->dev;
+        n = GPOINTER_TO_UINT(g_hash_table_lookup(count->per_lun, d));
+        g_hash_table_insert(count->per_lun, d, GUINT_TO_POINTER(n + 1));
+        count->total++;
+    }
+}
+
+unsigned int xen_pvscsi_dataplane_count_inflight(XenPVSCSIDataPlane *dp,
+                                                 GHashTable *per_lun)
+{
+    XenPVSCSICount count = { .dp = dp, .per_lun = per_lun };
+
+    if (dp->ctx == qemu_get_aio_context()) {
+        xen_pvscsi_count_bh(&count);
+    } else {
+        aio_wait_bh_oneshot(dp->ctx, xen_pvscsi_count_bh, &count);
+    }
+    return count.total;
+}
+
 void xen_pvscsi_dataplane_drained_begin(XenPVSCSIDataPlane *dp)
 {
     trace_xen_pvscsi_drained(dp->devid, true);

@@ -41,6 +41,13 @@ void xen_pvscsi_dataplane_start(XenPVSCSIDataPlane *dp, unsigned int ring_ref,
  */
 void xen_pvscsi_dataplane_stop(XenPVSCSIDataPlane *dp);
 
+/*
+ * Count the guest's requests in progress: in total (returned) and per LUN
+ * (@per_lun: SCSIDevice * -> count, as GUINT_TO_POINTER).
+ */
+unsigned int xen_pvscsi_dataplane_count_inflight(XenPVSCSIDataPlane *dp,
+                                                 GHashTable *per_lun);
+
 void xen_pvscsi_dataplane_drained_begin(XenPVSCSIDataPlane *dp);
 void xen_pvscsi_dataplane_drained_end(XenPVSCSIDataPlane *dp);
 

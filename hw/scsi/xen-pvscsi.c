@@ -21,7 +21,15 @@
 #include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
+#include "qemu/ctype.h"
+#include "qemu/cutils.h"
+#include "qemu/rcu.h"
 #include "qapi/error.h"
+#include "qapi/qapi-commands-qom.h"
+#include "qapi/qapi-commands-xen-pvscsi.h"
+#include "qapi/qapi-visit-qom.h"
+#include "qapi/visitor.h"
+#include "qom/object_interfaces.h"
 #include "hw/hotplug.h"
 #include "hw/qdev-properties.h"
 #include "hw/xen/xen-pvscsi.h"
@@ -30,10 +38,13 @@
 #include "scsi/constants.h"
 #include "system/block-backend.h"
 #include "block/block.h"
+#include "block/block_int-common.h"
 #include "xen-pvscsi-dataplane.h"
+#include "xen-pvscsi-pdev.h"
 #include "trace.h"
 
 static const struct SCSIBusInfo xen_pvscsi_scsi_info;
+static XenPVSCSIState xen_pvscsi_qapi_state(enum xenbus_state state);
 
 /* ---------------------------------------------------------------------- */
 /* LUNs in xenstore                                                        */
@@ -43,7 +54,49 @@ typedef struct XenPVSCSILun {
     unsigned int index;
     enum xenbus_state state;    /* what dev-<index>/state says */
     bool unplug_requested;      /* device_del: the guest must let go */
+    char *pdev;                 /* dev-<index>/p-dev */
+    /* From the standard INQUIRY data, read when the LUN was plugged */
+    uint8_t peripheral_type;
+    uint8_t scsi_level;
+    char vendor[9];
+    char model[17];
+    char revision[5];
 } XenPVSCSILun;
+
+static void xen_pvscsi_lun_free(gpointer data)
+{
+    XenPVSCSILun *lun = data;
+
+    g_free(lun->pdev);
+    g_free(lun);
+}
+
+static XenPVSCSILun *xen_pvscsi_lun_by_index(XenPVSCSI *s, unsigned int index,
+                                             SCSIDevice **dev)
+{
+    GHashTableIter iter;
+    gpointer key, value;
+
+    g_hash_table_iter_init(&iter, s->luns);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        XenPVSCSILun *lun = value;
+
+        if (lun->index == index) {
+            *dev = key;
+            return lun;
+        }
+    }
+    return NULL;
+}
+
+static bool xen_pvscsi_frontend_attached(XenPVSCSI *s)
+{
+    enum xenbus_state state = xen_device_backend_get_state(&s->xendev);
+
+    return state == XenbusStateConnected ||
+           state == XenbusStateReconfiguring ||
+           state == XenbusStateReconfigured;
+}
 
 static XenPVSCSILun *xen_pvscsi_lun(XenPVSCSI *s, SCSIDevice *d)
 {
@@ -76,23 +129,90 @@ static void xen_pvscsi_lun_set_state(XenPVSCSI *s, SCSIDevice *d,
     xen_device_backend_printf(&s->xendev, key, "%u", state);
 }
 
-static void xen_pvscsi_lun_publish(XenPVSCSI *s, SCSIDevice *d)
+/* Whether vscsi-devs/dev-<index> exists in xenstore */
+static bool xen_pvscsi_index_used(XenPVSCSI *s, unsigned int index)
 {
-    XenPVSCSILun *lun = g_new0(XenPVSCSILun, 1);
-    g_autofree char *base = NULL;
-    g_autofree char *pdev_key = NULL;
-    g_autofree char *vdev_key = NULL;
-    g_autofree char *pdev = xen_pvscsi_describe(d);
+    XenDevice *xendev = &s->xendev;
+    g_autofree char *v = xs_node_read(xendev->xsh, XBT_NULL, NULL, NULL,
+                                      "%s/vscsi-devs/dev-%u",
+                                      xendev->backend_path, index);
 
-    lun->index = s->next_dev++;
-    g_hash_table_insert(s->luns, d, lun);
-    base = g_strdup_printf("vscsi-devs/dev-%u", lun->index);
-    pdev_key = g_strdup_printf("%s/p-dev", base);
-    vdev_key = g_strdup_printf("%s/v-dev", base);
-    xen_device_backend_printf(&s->xendev, pdev_key, "%s", pdev);
-    xen_device_backend_printf(&s->xendev, vdev_key, "%u:%u:%u:%u", s->devid,
-                              d->channel, d->id, d->lun);
+    return v != NULL;
+}
+
+/*
+ * Record a LUN that was just plugged and publish it in state Initialising.
+ * One created from the toolstack's vscsi-devs/dev-N keeps that index and
+ * those nodes; one added by device_add gets the next free index.
+ */
+static void xen_pvscsi_lun_publish(XenPVSCSI *s, SCSIDevice *d,
+                                   XenPVSCSILun *lun)
+{
+    g_autofree char *base = NULL;
+
+    if (s->toolstack_index >= 0) {
+        lun->index = s->toolstack_index;
+        lun->pdev = g_strdup(s->toolstack_pdev);
+        g_hash_table_insert(s->luns, d, lun);
+    } else {
+        g_autofree char *pdev_key = NULL;
+        g_autofree char *vdev_key = NULL;
+
+        while (xen_pvscsi_index_used(s, s->next_dev)) {
+            s->next_dev++;
+        }
+        lun->index = s->next_dev++;
+        lun->pdev = xen_pvscsi_describe(d);
+        g_hash_table_insert(s->luns, d, lun);
+        base = g_strdup_printf("vscsi-devs/dev-%u", lun->index);
+        pdev_key = g_strdup_printf("%s/p-dev", base);
+        vdev_key = g_strdup_printf("%s/v-dev", base);
+        xen_device_backend_printf(&s->xendev, pdev_key, "%s", lun->pdev);
+        xen_device_backend_printf(&s->xendev, vdev_key, "%u:%u:%u:%u",
+                                  s->devid, d->channel, d->id, d->lun);
+    }
     xen_pvscsi_lun_set_state(s, d, XenbusStateInitialising);
+}
+
+/*
+ * What the LUN reports in its standard INQUIRY data.  Passthrough devices
+ * are asked (synchronously, as their realize does); the emulated ones
+ * answer from their properties.
+ */
+static void xen_pvscsi_lun_identify(SCSIDevice *d, XenPVSCSILun *lun)
+{
+    lun->peripheral_type = d->type;
+    lun->scsi_level = d->scsi_version;
+    if (object_dynamic_cast(OBJECT(d), "scsi-generic") ||
+        object_dynamic_cast(OBJECT(d), "scsi-block")) {
+        uint8_t cmd[6] = { INQUIRY, 0, 0, 0, 36, 0 };
+        uint8_t buf[36] = { 0 };
+
+        if (d->conf.blk &&
+            scsi_SG_IO_FROM_DEV(d->conf.blk, cmd, sizeof(cmd), buf,
+                                sizeof(buf), 6) == 0) {
+            lun->peripheral_type = buf[0] & 0x1f;
+            lun->scsi_level = buf[2];
+            memcpy(lun->vendor, &buf[8], 8);
+            memcpy(lun->model, &buf[16], 16);
+            memcpy(lun->revision, &buf[32], 4);
+        }
+    } else if (object_property_find(OBJECT(d), "vendor")) {
+        g_autofree char *vendor = object_property_get_str(OBJECT(d), "vendor",
+                                                          NULL);
+        g_autofree char *model = object_property_get_str(OBJECT(d), "product",
+                                                         NULL);
+        g_autofree char *rev = object_property_get_str(OBJECT(d), "ver",
+                                                       NULL);
+
+        lun->scsi_level = d->default_scsi_version;
+        pstrcpy(lun->vendor, sizeof(lun->vendor), vendor ?: "");
+        pstrcpy(lun->model, sizeof(lun->model), model ?: "");
+        pstrcpy(lun->revision, sizeof(lun->revision), rev ?: "");
+    }
+    g_strchomp(lun->vendor);
+    g_strchomp(lun->model);
+    g_strchomp(lun->revision);
 }
 
 /* Move every LUN in state @from to @to. */
@@ -141,6 +261,192 @@ static void xen_pvscsi_luns_remove_pending(XenPVSCSI *s)
     }
 }
 
+/* ---------------------------------------------------------------------- */
+/* LUNs from the toolstack (vscsi-devs written into xenstore)              */
+
+static void G_GNUC_PRINTF(3, 4)
+xen_pvscsi_lun_error(XenPVSCSI *s, unsigned int index, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    g_autofree char *key = g_strdup_printf("vscsi-devs/dev-%u/state", index);
+    g_autofree char *err_key = g_strdup_printf("vscsi-devs/dev-%u/error",
+                                               index);
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    error_report("xen-pvscsi %u: dev-%u: %s", s->devid, index, msg);
+    /* The LUN's own reason, and the last one in the backend's error */
+    xen_device_backend_printf(&s->xendev, err_key, "%s", msg);
+    xen_device_backend_printf(&s->xendev, "error", "dev-%u: %s", index, msg);
+    xen_device_backend_printf(&s->xendev, key, "%u", XenbusStateClosed);
+}
+
+static char *xen_pvscsi_dev_read(XenPVSCSI *s, unsigned int index,
+                                 const char *node)
+{
+    XenDevice *xendev = &s->xendev;
+
+    return xs_node_read(xendev->xsh, XBT_NULL, NULL, NULL,
+                        "%s/vscsi-devs/dev-%u/%s", xendev->backend_path,
+                        index, node);
+}
+
+static bool xen_pvscsi_parse_vdev(const char *vdev, unsigned int *channel,
+                                  unsigned int *target, unsigned int *lun)
+{
+    unsigned int v[4];
+    const char *p = vdev;
+
+    for (int i = 0; i < 4; i++) {
+        const char *end;
+
+        if (!qemu_isdigit(*p) || qemu_strtoui(p, &end, 10, &v[i]) < 0 ||
+            *end != (i < 3 ? ':' : '\0')) {
+            return false;
+        }
+        p = end + 1;
+    }
+    *channel = v[1];
+    *target = v[2];
+    *lun = v[3];
+    return true;
+}
+
+/* Create the SCSI device for the toolstack's vscsi-devs/dev-<index>. */
+static void xen_pvscsi_lun_create(XenPVSCSI *s, unsigned int index)
+{
+    g_autofree char *pdev = xen_pvscsi_dev_read(s, index, "p-dev");
+    g_autofree char *vdev = xen_pvscsi_dev_read(s, index, "v-dev");
+    g_autofree char *model = xen_pvscsi_dev_read(s, index, "qemu-device");
+    g_autofree char *node_name = NULL;
+    g_autofree char *child = NULL;
+    static const char *const models[] = {
+        "scsi-hd", "scsi-cd", "scsi-block", "scsi-generic",
+    };
+    unsigned int channel, target, lun;
+    XenPVSCSIPdev p;
+    DeviceState *dev;
+    Error *local_err = NULL;
+    bool ok;
+
+    trace_xen_pvscsi_lun_create(s->devid, index, pdev ?: "", vdev ?: "");
+    if (!pdev || !vdev) {
+        xen_pvscsi_lun_error(s, index, "p-dev or v-dev missing");
+        return;
+    }
+    if (!xen_pvscsi_parse_vdev(vdev, &channel, &target, &lun) ||
+        channel > XEN_PVSCSI_MAX_CHANNEL || target > XEN_PVSCSI_MAX_TARGET ||
+        lun > XEN_PVSCSI_MAX_LUN) {
+        xen_pvscsi_lun_error(s, index, "v-dev '%s' is not H:C:T:L with C <= "
+                             "%u, T <= %u and L <= %u", vdev,
+                             XEN_PVSCSI_MAX_CHANNEL, XEN_PVSCSI_MAX_TARGET,
+                             XEN_PVSCSI_MAX_LUN);
+        return;
+    }
+    if (model) {
+        bool known = false;
+
+        for (int i = 0; i < ARRAY_SIZE(models); i++) {
+            known |= !strcmp(model, models[i]);
+        }
+        if (!known) {
+            xen_pvscsi_lun_error(s, index, "qemu-device '%s' is not one of "
+                                 "scsi-hd, scsi-cd, scsi-block, scsi-generic",
+                                 model);
+            return;
+        }
+    }
+
+    node_name = g_strdup_printf("xen-pvscsi%u-dev%u", s->devid, index);
+    if (!xen_pvscsi_pdev_resolve(pdev, model, node_name, &p, &local_err)) {
+        xen_pvscsi_lun_error(s, index, "%s", error_get_pretty(local_err));
+        error_free(local_err);
+        return;
+    }
+
+    dev = qdev_new(p.model);
+    child = g_strdup_printf("dev-%u", index);
+    object_property_add_child(OBJECT(s), child, OBJECT(dev));
+    ok = object_property_set_str(OBJECT(dev), "drive", p.drive, &local_err) &&
+         object_property_set_uint(OBJECT(dev), "channel", channel,
+                                  &local_err) &&
+         object_property_set_uint(OBJECT(dev), "scsi-id", target,
+                                  &local_err) &&
+         object_property_set_uint(OBJECT(dev), "lun", lun, &local_err);
+    if (ok) {
+        s->toolstack_index = index;
+        s->toolstack_pdev = pdev;
+        ok = qdev_realize_and_unref(dev, BUS(&s->bus), &local_err);
+        s->toolstack_index = -1;
+        s->toolstack_pdev = NULL;
+    } else {
+        object_unref(OBJECT(dev));
+    }
+    /* The device holds the node now (or nobody does). */
+    xen_pvscsi_pdev_release(&p);
+    if (!ok) {
+        object_unparent(OBJECT(dev));
+        xen_pvscsi_lun_error(s, index, "%s", error_get_pretty(local_err));
+        error_free(local_err);
+    }
+}
+
+/*
+ * Pick up what the toolstack wrote under vscsi-devs: dev-N in state
+ * Initialising that we do not have yet are created, and ours that it
+ * set to Closing are removed.  Called at creation, at connect and when the
+ * frontend answered a Reconfiguring the toolstack asked for.
+ */
+static void xen_pvscsi_scan(XenPVSCSI *s)
+{
+    XenDevice *xendev = &s->xendev;
+    g_autofree char *path = g_strdup_printf("%s/vscsi-devs",
+                                            xendev->backend_path);
+    char **names;
+    unsigned int n;
+
+    names = qemu_xen_xs_directory(xendev->xsh, XBT_NULL, path, &n);
+    if (!names) {
+        return;
+    }
+    for (unsigned int i = 0; i < n; i++) {
+        g_autofree char *key = NULL;
+        unsigned int index, state;
+        XenPVSCSILun *lun;
+        SCSIDevice *d;
+
+        if (!g_str_has_prefix(names[i], "dev-") ||
+            qemu_strtoui(names[i] + 4, NULL, 10, &index) < 0 ||
+            index >= INT_MAX) {
+            continue;
+        }
+        s->next_dev = MAX(s->next_dev, index + 1);
+        key = g_strdup_printf("vscsi-devs/dev-%u/state", index);
+        if (xs_node_scanf(xendev->xsh, XBT_NULL, xendev->backend_path, key,
+                          NULL, "%u", &state) != 1) {
+            continue;
+        }
+        lun = xen_pvscsi_lun_by_index(s, index, &d);
+        if (!lun) {
+            if (state == XenbusStateInitialising) {
+                xen_pvscsi_lun_create(s, index);
+            }
+        } else if (state == XenbusStateClosing && !lun->unplug_requested) {
+            trace_xen_pvscsi_lun_unplug_request(s->devid, d->channel, d->id,
+                                                d->lun);
+            if (xen_pvscsi_frontend_attached(s)) {
+                lun->unplug_requested = true;
+                lun->state = XenbusStateClosing;
+            } else {
+                xen_pvscsi_lun_remove(s, d);
+            }
+        }
+    }
+    free(names);
+}
+
 /*
  * Start a reconfiguration (backend Reconfiguring) if LUNs are waiting to be
  * added or removed and none is in progress.  Only one runs at a time: what
@@ -183,6 +489,9 @@ static void xen_pvscsi_reconfigured(XenPVSCSI *s)
 {
     BusChild *kid, *next;
 
+    /* What the toolstack asked for, if it started this one */
+    xen_pvscsi_scan(s);
+
     /* Removals: the frontend let go of every LUN in state Closing. */
     QTAILQ_FOREACH_SAFE(kid, &s->bus.qbus.children, sibling, next) {
         SCSIDevice *d = SCSI_DEVICE(kid->child);
@@ -213,6 +522,7 @@ static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
     XenPVSCSI *s = XEN_PVSCSI(hotplug_dev);
     SCSIDevice *d = SCSI_DEVICE(dev);
     AioContext *ctx = xen_pvscsi_dataplane_get_aio_context(s->dataplane);
+    XenPVSCSILun *lun;
 
     /*
      * The data plane serves all LUNs from one AioContext, so a LUN whose
@@ -225,11 +535,13 @@ static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
                       "iothread: ", s->devid, d->channel, d->id, d->lun);
         return;
     }
+    lun = g_new0(XenPVSCSILun, 1);
+    xen_pvscsi_lun_identify(d, lun);
     /*
      * Published in state Initialising: offered at the next connect, or
      * now through a reconfiguration if the guest is connected.
      */
-    xen_pvscsi_lun_publish(s, d);
+    xen_pvscsi_lun_publish(s, d, lun);
     xen_pvscsi_reconfigure(s);
 }
 
@@ -247,12 +559,8 @@ static void xen_pvscsi_unplug_request(HotplugHandler *hotplug_dev,
     XenPVSCSI *s = XEN_PVSCSI(hotplug_dev);
     SCSIDevice *d = SCSI_DEVICE(dev);
     XenPVSCSILun *lun = xen_pvscsi_lun(s, d);
-    enum xenbus_state state = xen_device_backend_get_state(&s->xendev);
 
-    if (!lun ||
-        (state != XenbusStateConnected &&
-         state != XenbusStateReconfiguring &&
-         state != XenbusStateReconfigured)) {
+    if (!lun || !xen_pvscsi_frontend_attached(s)) {
         xen_pvscsi_lun_remove(s, d);
         return;
     }
@@ -338,6 +646,8 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
         if (*errp) {
             break;
         }
+        /* LUNs the toolstack added or removed meanwhile */
+        xen_pvscsi_scan(s);
         /* Offer the LUNs, then report Connected. */
         xen_pvscsi_luns_advance(s, XenbusStateInitialising,
                                 XenbusStateInitialised);
@@ -394,7 +704,8 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
         return;
     }
 
-    s->luns = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    s->luns = g_hash_table_new_full(NULL, NULL, NULL, xen_pvscsi_lun_free);
+    s->toolstack_index = -1;
     s->dataplane = xen_pvscsi_dataplane_create(xendev, &s->bus, s->devid,
                                                s->max_sg_grant, s->iothread);
 
@@ -417,7 +728,13 @@ static void xen_pvscsi_unrealize(XenDevice *xendev)
         g_hash_table_destroy(s->luns);
         s->luns = NULL;
     }
+}
 
+static void xen_pvscsi_instance_finalize(Object *obj)
+{
+    XenPVSCSI *s = XEN_PVSCSI(obj);
+
+    g_free(s->auto_iothread_id);
 }
 
 static void xen_pvscsi_drained_begin(SCSIBus *bus)
@@ -449,12 +766,87 @@ static const struct SCSIBusInfo xen_pvscsi_scsi_info = {
     .drained_end = xen_pvscsi_drained_end,
 };
 
+/*
+ * Read-only, for "info qtree": the LUNs as "C:T:L dev-N <state> <p-dev>",
+ * separated by ", ".
+ */
+static gint xen_pvscsi_cmp_index(gconstpointer a, gconstpointer b,
+                                 gpointer opaque)
+{
+    XenPVSCSI *s = opaque;
+    XenPVSCSILun *la = xen_pvscsi_lun(s, *(SCSIDevice **)a);
+    XenPVSCSILun *lb = xen_pvscsi_lun(s, *(SCSIDevice **)b);
+
+    return la->index < lb->index ? -1 : la->index > lb->index;
+}
+
+static void xen_pvscsi_get_luns(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    XenPVSCSI *s = XEN_PVSCSI(obj);
+    g_autoptr(GString) str = g_string_new("");
+    g_autoptr(GArray) devs = g_array_new(false, false, sizeof(SCSIDevice *));
+    char *value;
+    BusChild *kid;
+
+    if (s->luns) {
+        QTAILQ_FOREACH(kid, &s->bus.qbus.children, sibling) {
+            SCSIDevice *d = SCSI_DEVICE(kid->child);
+
+            if (xen_pvscsi_lun(s, d)) {
+                g_array_append_val(devs, d);
+            }
+        }
+    }
+    g_array_sort_with_data(devs, xen_pvscsi_cmp_index, s);
+    for (guint i = 0; i < devs->len; i++) {
+        SCSIDevice *d = g_array_index(devs, SCSIDevice *, i);
+        XenPVSCSILun *lun = xen_pvscsi_lun(s, d);
+
+        g_string_append_printf(str, "%s%u:%u:%u dev-%u %s %s",
+                               i ? ", " : "", d->channel, d->id, d->lun,
+                               lun->index,
+                               XenPVSCSIState_str(
+                                   xen_pvscsi_qapi_state(lun->state)),
+                               lun->pdev);
+    }
+    value = str->str;
+    visit_type_str(v, name, &value, errp);
+}
+
+static void xen_pvscsi_get_state(Object *obj, Visitor *v, const char *name,
+                                 void *opaque, Error **errp)
+{
+    XenDevice *xendev = XEN_DEVICE(obj);
+    char *value = (char *)XenPVSCSIState_str(
+        xen_pvscsi_qapi_state(xen_device_backend_get_state(xendev)));
+
+    visit_type_str(v, name, &value, errp);
+}
+
+static const PropertyInfo xen_pvscsi_prop_luns = {
+    .type = "str",
+    .description = "LUNs as C:T:L dev-N state p-dev (read only)",
+    .get = xen_pvscsi_get_luns,
+};
+
+static const PropertyInfo xen_pvscsi_prop_state = {
+    .type = "str",
+    .description = "Backend state (read only)",
+    .get = xen_pvscsi_get_state,
+};
+
 static const Property xen_pvscsi_props[] = {
     DEFINE_PROP_UINT32("devid", XenPVSCSI, devid, 0),
     DEFINE_PROP_UINT32("max-sg-grant", XenPVSCSI, max_sg_grant,
                        XEN_PVSCSI_DEFAULT_SG_GRANT),
     DEFINE_PROP_LINK("iothread", XenPVSCSI, iothread, TYPE_IOTHREAD,
                      IOThread *),
+    /* Read only; the getters do not use the field */
+    DEFINE_PROP("state", XenPVSCSI, next_dev, xen_pvscsi_prop_state,
+                unsigned int),
+    DEFINE_PROP("luns", XenPVSCSI, next_dev, xen_pvscsi_prop_luns,
+                unsigned int),
 };
 
 static void xen_pvscsi_class_init(ObjectClass *class, void *data)
@@ -484,6 +876,7 @@ static const TypeInfo xen_pvscsi_type_info = {
     .name = TYPE_XEN_PVSCSI,
     .parent = TYPE_XEN_DEVICE,
     .instance_size = sizeof(XenPVSCSI),
+    .instance_finalize = xen_pvscsi_instance_finalize,
     .class_init = xen_pvscsi_class_init,
     .interfaces = (InterfaceInfo[]) {
         { TYPE_HOTPLUG_HANDLER },
@@ -498,28 +891,184 @@ static void xen_pvscsi_register_types(void)
 
 type_init(xen_pvscsi_register_types)
 
+/* ---------------------------------------------------------------------- */
+/* Introspection                                                           */
+
+static XenPVSCSIState xen_pvscsi_qapi_state(enum xenbus_state state)
+{
+    QEMU_BUILD_BUG_ON(XEN_PVSCSI_STATE_RECONFIGURED !=
+                      (int)XenbusStateReconfigured);
+    return (unsigned int)state < XEN_PVSCSI_STATE__MAX ?
+           (XenPVSCSIState)state : XEN_PVSCSI_STATE_UNKNOWN;
+}
+
+static XenPVSCSILunInfo *xen_pvscsi_lun_info(XenPVSCSI *s, SCSIDevice *d,
+                                             XenPVSCSILun *lun,
+                                             GHashTable *inflight)
+{
+    XenPVSCSILunInfo *info = g_new0(XenPVSCSILunInfo, 1);
+    DeviceState *dev = DEVICE(d);
+    BlockDriverState *bs = d->conf.blk ? blk_bs(d->conf.blk) : NULL;
+
+    info->vdev = g_strdup_printf("%u:%u:%u:%u", s->devid, d->channel, d->id,
+                                 d->lun);
+    info->channel = d->channel;
+    info->target = d->id;
+    info->lun = d->lun;
+    info->index = lun->index;
+    info->state = xen_pvscsi_qapi_state(lun->state);
+    info->pdev = g_strdup(lun->pdev);
+    info->qdev = object_get_canonical_path(OBJECT(d));
+    info->id = g_strdup(dev->id);
+    info->type = g_strdup(object_get_typename(OBJECT(d)));
+    if (bs) {
+        info->node_name = g_strdup(bdrv_get_node_name(bs));
+        info->filename = g_strdup(bs->filename);
+    }
+    info->peripheral_type = lun->peripheral_type;
+    info->scsi_level = lun->scsi_level;
+    info->vendor = g_strdup(lun->vendor);
+    info->model = g_strdup(lun->model);
+    info->revision = g_strdup(lun->revision);
+    info->in_flight = GPOINTER_TO_UINT(g_hash_table_lookup(inflight, d));
+    return info;
+}
+
+static XenPVSCSIInfo *xen_pvscsi_info(XenPVSCSI *s)
+{
+    XenDevice *xendev = &s->xendev;
+    XenPVSCSIInfo *info = g_new0(XenPVSCSIInfo, 1);
+    g_autoptr(GHashTable) inflight = g_hash_table_new(NULL, NULL);
+    XenPVSCSILunInfoList **tail = &info->luns;
+    BusChild *kid;
+
+    info->qdev = object_get_canonical_path(OBJECT(s));
+    info->id = g_strdup(DEVICE(s)->id);
+    info->devid = s->devid;
+    info->frontend_id = xendev->frontend_id;
+    info->backend = g_strdup(xendev->backend_path);
+    info->frontend = g_strdup(xendev->frontend_path);
+    info->state = xen_pvscsi_qapi_state(
+        xen_device_backend_get_state(xendev));
+    info->frontend_state = xen_pvscsi_qapi_state(xendev->frontend_state);
+    info->max_sg_grant = s->max_sg_grant;
+    if (s->iothread) {
+        info->iothread = g_strdup(object_get_canonical_path_component(
+            OBJECT(s->iothread)));
+    }
+    info->in_flight = xen_pvscsi_dataplane_count_inflight(s->dataplane,
+                                                          inflight);
+    QTAILQ_FOREACH(kid, &s->bus.qbus.children, sibling) {
+        SCSIDevice *d = SCSI_DEVICE(kid->child);
+        XenPVSCSILun *lun = xen_pvscsi_lun(s, d);
+
+        if (lun) {
+            QAPI_LIST_APPEND(tail, xen_pvscsi_lun_info(s, d, lun, inflight));
+        }
+    }
+    return info;
+}
+
+static int xen_pvscsi_query_one(Object *obj, void *opaque)
+{
+    XenPVSCSIInfoList ***tail = opaque;
+
+    if (object_dynamic_cast(obj, TYPE_XEN_PVSCSI) &&
+        DEVICE(obj)->realized) {
+        QAPI_LIST_APPEND(*tail, xen_pvscsi_info(XEN_PVSCSI(obj)));
+    }
+    return 0;
+}
+
+XenPVSCSIInfoList *qmp_query_xen_pvscsi(Error **errp)
+{
+    XenPVSCSIInfoList *list = NULL;
+    XenPVSCSIInfoList **tail = &list;
+
+    object_child_foreach_recursive(object_get_root(), xen_pvscsi_query_one,
+                                   &tail);
+    return list;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Backends created by a toolstack                                         */
+
 /*
- * Registering the backend type makes xen-bus watch backend/qvscsi: that is
- * how a device that was unplugged (device_del) gets cleaned up once its
- * frontend has closed.  Backends written into xenstore by a toolstack are
- * not created yet (see the device's documentation).
+ * A toolstack that writes backend/qvscsi/<domid>/<devid> with online = 1
+ * and state = 1 makes xen-bus call this: the HBA is created with an
+ * IOThread of its own (as xen-block does for qdisk), then every LUN of
+ * vscsi-devs in state 1.  A LUN that cannot be created is set to state 6
+ * with the reason in the backend's error node; the others still work.
  */
 static void xen_pvscsi_backend_create(XenBackendInstance *backend,
                                       QDict *opts, Error **errp)
 {
-    error_setg(errp, "backend/%s/%u/%s: toolstack-created xen-pvscsi "
-               "backends are not supported yet; use -device xen-pvscsi",
-               XEN_PVSCSI_BACKEND, xen_domid,
-               xen_backend_get_name(backend));
+    ERRP_GUARD();
+    XenBus *xenbus = xen_backend_get_bus(backend);
+    const char *name = xen_backend_get_name(backend);
+    g_autofree char *iothread_id = NULL;
+    ObjectOptions *oopts;
+    XenDevice *xendev;
+    XenPVSCSI *s;
+    unsigned int devid;
+
+    if (qemu_strtoui(name, NULL, 10, &devid) < 0) {
+        error_setg(errp, "failed to parse device id '%s'", name);
+        return;
+    }
+    trace_xen_pvscsi_backend_create(devid);
+
+    iothread_id = g_strdup_printf("xen-pvscsi%u-iothread", devid);
+    oopts = g_new(ObjectOptions, 1);
+    *oopts = (ObjectOptions) {
+        .qom_type = OBJECT_TYPE_IOTHREAD,
+        .id = g_strdup(iothread_id),
+    };
+    qmp_object_add(oopts, errp);
+    qapi_free_ObjectOptions(oopts);
+    if (*errp) {
+        error_prepend(errp, "failed to create iothread: ");
+        return;
+    }
+
+    xendev = XEN_DEVICE(qdev_new(TYPE_XEN_PVSCSI));
+    s = XEN_PVSCSI(xendev);
+    if (!object_property_set_uint(OBJECT(xendev), "devid", devid, errp) ||
+        !object_property_set_str(OBJECT(xendev), "iothread", iothread_id,
+                                 errp)) {
+        object_unref(OBJECT(xendev));
+        goto fail;
+    }
+    s->auto_iothread_id = g_strdup(iothread_id);
+    if (!qdev_realize_and_unref(DEVICE(xendev), BUS(xenbus), errp)) {
+        object_unparent(OBJECT(xendev));
+        drain_call_rcu();
+        goto fail;
+    }
+    xen_backend_set_device(backend, xendev);
+    xen_pvscsi_scan(s);
+    return;
+
+fail:
+    qmp_object_del(iothread_id, NULL);
 }
 
 static void xen_pvscsi_backend_destroy(XenBackendInstance *backend,
                                        Error **errp)
 {
     XenDevice *xendev = xen_backend_get_device(backend);
+    g_autofree char *iothread_id = NULL;
 
-    if (xendev) {
-        object_unparent(OBJECT(xendev));
+    if (!xendev) {
+        return;
+    }
+    trace_xen_pvscsi_backend_destroy(XEN_PVSCSI(xendev)->devid);
+    iothread_id = g_strdup(XEN_PVSCSI(xendev)->auto_iothread_id);
+    object_unparent(OBJECT(xendev));
+    if (iothread_id) {
+        /* The device lets go of its IOThread link when it is freed. */
+        drain_call_rcu();
+        qmp_object_del(iothread_id, errp);
     }
 }
 

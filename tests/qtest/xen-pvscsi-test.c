@@ -12,6 +12,7 @@
 #include "qemu/bswap.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "libqos/xen-vscsifront.h"
 
 #define DOMID           1
@@ -1329,6 +1330,513 @@ static void test_hotplug_no_ack(void)
     qxen_stop(x);
 }
 
+
+/* ---------------------------------------------------------------------- */
+/* Introspection: query-xen-pvscsi and info qtree                          */
+
+static QDict *query_host(QXen *x, unsigned int devid)
+{
+    QDict *rsp = qtest_qmp(x->qts, "{'execute': 'query-xen-pvscsi'}");
+    QList *hosts;
+    QListEntry *e;
+    QDict *found = NULL;
+
+    g_assert_true(qdict_haskey(rsp, "return"));
+    hosts = qdict_get_qlist(rsp, "return");
+    QLIST_FOREACH_ENTRY(hosts, e) {
+        QDict *h = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(h, "devid") == devid) {
+            g_assert_null(found);
+            found = h;
+            qobject_ref(found);
+        }
+    }
+    qobject_unref(rsp);
+    g_assert_nonnull(found);
+    return found;
+}
+
+/* The LUN at C:T:L in a query-xen-pvscsi host record, or NULL */
+static QDict *find_lun(QDict *host, int channel, int target, int lun)
+{
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(host, "luns"), e) {
+        QDict *l = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(l, "channel") == channel &&
+            qdict_get_int(l, "target") == target &&
+            qdict_get_int(l, "lun") == lun) {
+            return l;
+        }
+    }
+    return NULL;
+}
+
+static void check_lun_info(QDict *l, int index, const char *state,
+                           const char *pdev, const char *id,
+                           const char *type, const char *node,
+                           const char *filename, int ptype,
+                           const char *model, int in_flight)
+{
+    g_autofree char *vdev = g_strdup_printf("0:%" PRId64 ":%" PRId64
+                                            ":%" PRId64,
+                                            qdict_get_int(l, "channel"),
+                                            qdict_get_int(l, "target"),
+                                            qdict_get_int(l, "lun"));
+
+    g_assert_cmpstr(qdict_get_str(l, "vdev"), ==, vdev);
+    g_assert_cmpint(qdict_get_int(l, "index"), ==, index);
+    g_assert_cmpstr(qdict_get_str(l, "state"), ==, state);
+    g_assert_cmpstr(qdict_get_str(l, "pdev"), ==, pdev);
+    if (id) {
+        g_autofree char *qdev = g_strdup_printf("/machine/peripheral/%s", id);
+
+        g_assert_cmpstr(qdict_get_try_str(l, "id"), ==, id);
+        g_assert_cmpstr(qdict_get_str(l, "qdev"), ==, qdev);
+    } else {
+        g_assert_false(qdict_haskey(l, "id"));
+        g_assert_true(g_str_has_prefix(qdict_get_str(l, "qdev"),
+                                       "/machine/"));
+    }
+    g_assert_cmpstr(qdict_get_str(l, "type"), ==, type);
+    g_assert_cmpstr(qdict_get_try_str(l, "node-name"), ==, node);
+    g_assert_cmpstr(qdict_get_try_str(l, "filename"), ==, filename);
+    g_assert_cmpint(qdict_get_int(l, "peripheral-type"), ==, ptype);
+    g_assert_cmpint(qdict_get_int(l, "scsi-level"), ==, 5);
+    g_assert_cmpstr(qdict_get_str(l, "vendor"), ==, "QEMU");
+    g_assert_cmpstr(qdict_get_str(l, "model"), ==, model);
+    g_assert_cmpstr(qdict_get_str(l, "revision"), ==, "2.5+");
+    g_assert_cmpint(qdict_get_int(l, "in-flight"), ==, in_flight);
+}
+
+/*
+ * query-xen-pvscsi field by field, before and after connect, with requests
+ * in flight; and the LUNs in "info qtree".
+ */
+static void test_query(void)
+{
+    QXen *x = start_with(true, "");
+    QVscsiFront f;
+    QVscsiCmd c[3];
+    uint8_t buf[3][512];
+    QDict *h;
+    g_autofree char *be = g_strdup_printf("/local/domain/0/backend/qvscsi/"
+                                          "%d/0", DOMID);
+    g_autofree char *fe = g_strdup_printf("/local/domain/%d/device/vscsi/0",
+                                          DOMID);
+    g_autofree char *qtree = NULL;
+    unsigned int done = 0;
+
+    h = query_host(x, 0);
+    g_assert_cmpstr(qdict_get_str(h, "qdev"), ==, "/machine/peripheral/vscsi0");
+    g_assert_cmpstr(qdict_get_str(h, "id"), ==, "vscsi0");
+    g_assert_cmpint(qdict_get_int(h, "frontend-id"), ==, DOMID);
+    g_assert_cmpstr(qdict_get_str(h, "backend"), ==, be);
+    g_assert_cmpstr(qdict_get_str(h, "frontend"), ==, fe);
+    g_assert_cmpstr(qdict_get_str(h, "state"), ==, "init-wait");
+    g_assert_cmpstr(qdict_get_str(h, "frontend-state"), ==, "initialising");
+    g_assert_cmpint(qdict_get_int(h, "max-sg-grant"), ==, 128);
+    g_assert_cmpstr(qdict_get_try_str(h, "iothread"), ==,
+                    use_iothread ? "io0" : NULL);
+    g_assert_cmpint(qdict_get_int(h, "in-flight"), ==, 0);
+    g_assert_cmpint(qlist_size(qdict_get_qlist(h, "luns")), ==, 3);
+    check_lun_info(find_lun(h, 0, 0, 0), 0, "initialising", "scsi-hd:d0",
+                   "lun0", "scsi-hd", "d0", img[0], 0, "QEMU HARDDISK", 0);
+    qobject_unref(h);
+
+    connect_throttled(x, &f);
+    /* Three reads to the throttled LUN: all wait for the clock. */
+    for (int i = 0; i < 3; i++) {
+        read_start(&f, &c[i], 0, 0, 40 + i, buf[i], sizeof(buf[i]));
+    }
+    qvscsi_push(&f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+    assert_no_response(x, &f);
+
+    h = query_host(x, 0);
+    g_assert_cmpstr(qdict_get_str(h, "state"), ==, "connected");
+    g_assert_cmpstr(qdict_get_str(h, "frontend-state"), ==, "connected");
+    g_assert_cmpint(qdict_get_int(h, "in-flight"), ==, 3);
+    check_lun_info(find_lun(h, 0, 0, 0), 0, "connected", "scsi-hd:d0",
+                   "lun0", "scsi-hd", "d0", img[0], 0, "QEMU HARDDISK", 3);
+    check_lun_info(find_lun(h, 0, 2, 3), 1, "connected", "scsi-hd:d1",
+                   NULL, "scsi-hd", "d1", img[1], 0, "QEMU HARDDISK", 0);
+    check_lun_info(find_lun(h, 1, 1, 0), 2, "connected", "scsi-cd:d2",
+                   NULL, "scsi-cd", "d2", img[1], 5, "QEMU CD-ROM", 0);
+    g_assert_null(find_lun(h, 0, 0, 1));
+    qobject_unref(h);
+
+    qtree = qtest_hmp(x->qts, "info qtree");
+    if (g_test_verbose()) {
+        g_test_message("%s", qtree);
+    }
+    g_assert_nonnull(strstr(qtree, "state = \"connected\""));
+    g_assert_nonnull(strstr(qtree, "luns = \"0:0:0 dev-0 connected "
+                            "scsi-hd:d0, 0:2:3 dev-1 connected scsi-hd:d1, "
+                            "1:1:0 dev-2 connected scsi-cd:d2\""));
+
+    run_clock_until_idle(x, &f);
+    for (int i = 0; i < 3; i++) {
+        check_read(&c[i], 0, 40 + i);
+        done += c[i].done;
+    }
+    g_assert_cmpuint(done, ==, 3);
+    h = query_host(x, 0);
+    g_assert_cmpint(qdict_get_int(h, "in-flight"), ==, 0);
+    g_assert_cmpint(qdict_get_int(find_lun(h, 0, 0, 0), "in-flight"), ==, 0);
+    qobject_unref(h);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Backends and LUNs written into xenstore by a toolstack                  */
+
+/* A LUN as the libxl pvscsi patches write it (plus our qemu-device). */
+static void ts_write_lun(struct xs_handle *tool, QVscsiFront *f, int n,
+                         const char *pdev, const char *vdev,
+                         const char *model)
+{
+    g_autofree char *kp = qvscsi_be_key(f, "vscsi-devs/dev-%d/p-dev", n);
+    g_autofree char *kv = qvscsi_be_key(f, "vscsi-devs/dev-%d/v-dev", n);
+    g_autofree char *km = qvscsi_be_key(f, "vscsi-devs/dev-%d/qemu-device",
+                                        n);
+    g_autofree char *ks = qvscsi_be_key(f, "vscsi-devs/dev-%d/state", n);
+
+    qxs_write(tool, kp, pdev);
+    qxs_write(tool, kv, vdev);
+    if (model) {
+        qxs_write(tool, km, model);
+    }
+    qxs_write(tool, ks, "1");
+}
+
+static void ts_write(struct xs_handle *tool, QVscsiFront *f, const char *key,
+                     const char *val)
+{
+    g_autofree char *k = qvscsi_be_key(f, "%s", key);
+
+    qxs_write(tool, k, val);
+}
+
+static char *lun_error(QVscsiFront *f, int n)
+{
+    g_autofree char *k = qvscsi_be_key(f, "vscsi-devs/dev-%d/error", n);
+
+    return qxs_read(f->x->xs, k);
+}
+
+static bool qom_exists(QXen *x, const char *path)
+{
+    QDict *rsp = qtest_qmp(x->qts, "{'execute': 'qom-list', 'arguments': "
+                           "{'path': %s}}", path);
+    bool ok = qdict_haskey(rsp, "return");
+
+    qobject_unref(rsp);
+    return ok;
+}
+
+static void read10(QVscsiFront *f, int channel, int id, int lun,
+                   uint32_t lba, void *buf, size_t len, QVscsiCmd *c)
+{
+    uint8_t cdb[10] = { 0x28 };
+
+    stl_be_p(cdb + 2, lba);
+    stw_be_p(cdb + 7, len / 512);
+    cmd_init(c, channel, id, lun, cdb, 10, VSCSIIF_DMA_FROM_DEVICE, buf,
+             len);
+    qvscsi_cmd(f, c);
+}
+
+/*
+ * A toolstack creates host 3 with six LUNs of different p-dev kinds (a
+ * node name, an image file, a drive id as a CD, and three that cannot
+ * work); the good ones work, the bad ones are Closed with their reason;
+ * one added before the guest connected is picked up at connect; the
+ * toolstack's teardown removes the host and its IOThread.
+ */
+static void test_toolstack_create(void)
+{
+    QXen *x;
+    QVscsiFront f;
+    QVscsiCmd c;
+    struct xs_handle *tool;
+    uint8_t buf[4096], inq[96];
+    g_autofree char *err = NULL;
+    g_autofree char *fe = NULL;
+    QDict *h, *l;
+    unsigned int readers[] = { DOMID };
+    static const uint8_t inquiry[6] = { 0x12, 0, 0, 0, 96, 0 };
+
+    make_images();
+    x = qxen_start(DOMID,
+        "-blockdev driver=file,node-name=f0,filename=%s "
+        "-blockdev driver=raw,node-name=d0,file=f0 "
+        "-drive if=none,id=cd0,format=raw,file=%s,readonly=on,"
+        "file.locking=off "
+        "-blockdev driver=file,node-name=f3,filename=%s,locking=off "
+        "-blockdev driver=raw,node-name=d3,file=f3",
+        img[0], img[0], img[0]);
+    tool = x->xs_priv;
+    qvscsi_init(&f, x, 3);
+
+    /* The guest cannot create backends. */
+    g_assert_false(qxs_try_write(x->xs, f.be, "x"));
+
+    qxs_mkdir(tool, f.be);
+    qxs_set_perms(tool, f.be, 0, readers, 1);
+    ts_write(tool, &f, "frontend", f.fe);
+    ts_write(tool, &f, "frontend-id", "1");
+    ts_write(tool, &f, "feature-host", "0");
+    ts_write_lun(tool, &f, 0, "d0", "3:0:0:0", NULL);
+    ts_write_lun(tool, &f, 1, img[1], "3:0:1:2", NULL);
+    ts_write_lun(tool, &f, 2, "cd0", "3:1:0:0", "scsi-cd");
+    ts_write_lun(tool, &f, 3, "/nonexistent/disk.img", "3:0:2:0", NULL);
+    ts_write_lun(tool, &f, 4, "9:9:9:9", "3:0:3:0", NULL);
+    ts_write_lun(tool, &f, 5, "d0", "3:0:64:0", NULL);
+    ts_write(tool, &f, "online", "1");
+    ts_write(tool, &f, "state", "1");
+    {
+        g_autofree char *k = qvscsi_be_key(&f, "state");
+
+        qxs_wait_state(x, x->xs, k, 2);
+    }
+
+    g_assert_cmpint(lun_state(&f, 0), ==, 1);
+    g_assert_cmpint(lun_state(&f, 1), ==, 1);
+    g_assert_cmpint(lun_state(&f, 2), ==, 1);
+    for (int n = 3; n <= 5; n++) {
+        g_assert_cmpint(lun_state(&f, n), ==, 6);
+    }
+    err = lun_error(&f, 3);
+    g_assert_nonnull(strstr(err, "/nonexistent/disk.img"));
+    g_assert_nonnull(strstr(err, "No such file or directory"));
+    g_free(err);
+    err = lun_error(&f, 4);
+    g_assert_cmpstr(err, ==, "p-dev '9:9:9:9': no such SCSI device on this "
+                    "host");
+    g_free(err);
+    err = lun_error(&f, 5);
+    g_assert_nonnull(strstr(err, "v-dev '3:0:64:0'"));
+    g_free(err);
+    {
+        g_autofree char *k = qvscsi_be_key(&f, "error");
+
+        err = qxs_read(x->xs, k);
+        g_assert_true(g_str_has_prefix(err, "dev-"));
+    }
+    g_assert_null(lun_error(&f, 0));
+
+    /* Added while the backend waits for the guest: offered at connect */
+    ts_write_lun(tool, &f, 6, "d3", "3:0:5:0", NULL);
+
+    qvscsi_connect(&f);
+    for (int n = 0; n <= 2; n++) {
+        g_assert_cmpint(lun_state(&f, n), ==, 4);
+    }
+    g_assert_cmpint(lun_state(&f, 6), ==, 4);
+    for (int n = 3; n <= 5; n++) {
+        g_assert_cmpint(lun_state(&f, n), ==, 6);
+    }
+
+    /* Node d0 (image 0), the image file (image 1), d3 (image 0) */
+    clear_ua(&f, 0, 0, 0);
+    read10(&f, 0, 0, 0, 17, buf, sizeof(buf), &c);
+    check_read(&c, 0, 17);
+    clear_ua(&f, 0, 1, 2);
+    read10(&f, 0, 1, 2, 21, buf, sizeof(buf), &c);
+    check_read(&c, 1, 21);
+    clear_ua(&f, 0, 5, 0);
+    read10(&f, 0, 5, 0, 3, buf, 512, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpuint(buf[0], ==, 3);
+    {
+        uint8_t cdb[10] = { 0x2a };
+        uint8_t data[1024];
+
+        memset(data, 0xa5, sizeof(data));
+        stl_be_p(cdb + 2, 200);
+        stw_be_p(cdb + 7, 2);
+        cmd_init(&c, 0, 1, 2, cdb, 10, VSCSIIF_DMA_TO_DEVICE, data,
+                 sizeof(data));
+        qvscsi_cmd(&f, &c);
+        g_assert_cmphex(c.rslt, ==, 0);
+        check_image(1, 200 * 512, data, sizeof(data));
+    }
+    /* The drive as a CD */
+    cmd_init(&c, 1, 0, 0, inquiry, 6, VSCSIIF_DMA_FROM_DEVICE, inq,
+             sizeof(inq));
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmphex(inq[0], ==, 0x05);
+    /* The bad ones do not exist for the guest */
+    g_assert_cmphex(tur_rslt(&f, 0, 2, 0), ==, RSLT_NO_CONNECT);
+    g_assert_cmphex(tur_rslt(&f, 0, 3, 0), ==, RSLT_NO_CONNECT);
+
+    h = query_host(x, 3);
+    g_assert_false(qdict_haskey(h, "id"));
+    g_assert_cmpstr(qdict_get_str(h, "iothread"), ==, "xen-pvscsi3-iothread");
+    g_assert_cmpint(qlist_size(qdict_get_qlist(h, "luns")), ==, 4);
+    l = find_lun(h, 0, 1, 2);
+    g_assert_cmpstr(qdict_get_str(l, "vdev"), ==, "3:0:1:2");
+    g_assert_cmpint(qdict_get_int(l, "index"), ==, 1);
+    g_assert_cmpstr(qdict_get_str(l, "pdev"), ==, img[1]);
+    g_assert_cmpstr(qdict_get_str(l, "type"), ==, "scsi-hd");
+    g_assert_cmpstr(qdict_get_str(l, "node-name"), ==, "xen-pvscsi3-dev1");
+    g_assert_cmpstr(qdict_get_str(l, "filename"), ==, img[1]);
+    g_assert_true(g_str_has_prefix(qdict_get_str(l, "qdev"),
+                                   "/machine/unattached/device["));
+    g_assert_true(g_str_has_suffix(qdict_get_str(l, "qdev"), "]/dev-1"));
+    l = find_lun(h, 1, 0, 0);
+    g_assert_cmpstr(qdict_get_str(l, "type"), ==, "scsi-cd");
+    g_assert_cmpstr(qdict_get_str(l, "pdev"), ==, "cd0");
+    g_assert_cmpint(qdict_get_int(l, "peripheral-type"), ==, 5);
+    l = find_lun(h, 0, 0, 0);
+    g_assert_cmpstr(qdict_get_str(l, "node-name"), ==, "d0");
+    qobject_unref(h);
+    g_assert_true(qom_exists(x, "/objects/xen-pvscsi3-iothread"));
+
+    /* Teardown as libxl does it: offline, Closing; the guest closes. */
+    ts_write(tool, &f, "online", "0");
+    ts_write(tool, &f, "state", "5");
+    {
+        g_autofree char *k = qvscsi_be_key(&f, "state");
+
+        qxs_wait_state(x, x->xs, k, 5);
+    }
+    fe = g_strdup_printf("%s/state", f.fe);
+    qxs_write(x->xs, fe, "6");
+    for (int i = 0; qxs_exists(tool, f.be) && i < 500; i++) {
+        g_usleep(10 * 1000);
+    }
+    g_assert_false(qxs_exists(tool, f.be));
+    qvscsi_release(&f);
+    g_assert_false(qom_exists(x, "/objects/xen-pvscsi3-iothread"));
+    /* The nodes opened for the LUNs are gone; the user's are not. */
+    {
+        QDict *rsp = qtest_qmp(x->qts, "{'execute': "
+                               "'query-named-block-nodes', 'arguments': "
+                               "{'flat': true}}");
+        g_autoptr(GString) names = g_string_new("");
+        QListEntry *e;
+
+        QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+            QDict *n = qobject_to(QDict, qlist_entry_obj(e));
+
+            g_string_append_printf(names, "%s ",
+                                   qdict_get_str(n, "node-name"));
+        }
+        g_assert_null(strstr(names->str, "xen-pvscsi3-dev1"));
+        g_assert_nonnull(strstr(names->str, "d0 "));
+        qobject_unref(rsp);
+    }
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/*
+ * Hot add and remove driven by the toolstack (dev-N state 1 or 5, then
+ * backend state 7) on a connected host: a good and a bad LUN added in one
+ * round, then the new LUN and one of the command line's removed.
+ */
+static void test_toolstack_hotplug(void)
+{
+    QXen *x = start_hotplug(false);
+    struct xs_handle *tool = x->xs_priv;
+    QVscsiFront f;
+    QVscsiCmd c;
+    uint8_t buf[512];
+    unsigned int added, removed;
+    g_autofree char *err = NULL;
+    QDict *ev;
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+
+    ts_write_lun(tool, &f, 3, "d3", "0:0:7:1", NULL);
+    ts_write_lun(tool, &f, 4, "no-such-node", "0:0:8:0", NULL);
+    ts_write(tool, &f, "state", "7");
+    qvscsi_reconfigure(&f, &added, &removed);
+    g_assert_cmpuint(added, ==, 1);
+    g_assert_cmpuint(removed, ==, 0);
+    g_assert_cmpint(lun_state(&f, 3), ==, 4);
+    g_assert_cmpint(lun_state(&f, 4), ==, 6);
+    err = lun_error(&f, 4);
+    g_assert_nonnull(strstr(err, "no-such-node"));
+    clear_ua(&f, 0, 7, 1);
+    read10(&f, 0, 7, 1, 8, buf, sizeof(buf), &c);
+    check_read(&c, 1, 8);
+
+    /* A LUN added by device_add now takes the next free dev-N */
+    qtest_qmp_assert_success(x->qts,
+        "{'execute': 'blockdev-add', 'arguments': {"
+        "'driver': 'raw', 'node-name': 'd4', 'file': {"
+        "'driver': 'file', 'filename': %s, 'locking': 'off'}}}", img[1]);
+    qtest_qmp_device_add(x->qts, "scsi-hd", "hot0",
+                         "{'bus': 'vscsi0.0', 'scsi-id': 9, 'drive': 'd4'}");
+    {
+        QDict *rsp = qtest_qmp(x->qts, "{'execute': 'device_add', "
+                               "'arguments': {'driver': 'scsi-hd', "
+                               "'id': 'hot1', 'bus': 'vscsi0.0', "
+                               "'scsi-id': 10, 'drive': 'd1'}}");
+
+        /* d1 is in use by 0:2:3: refused, nothing published */
+        g_assert_true(qdict_haskey(rsp, "error"));
+        qobject_unref(rsp);
+    }
+    qvscsi_reconfigure(&f, &added, &removed);
+    g_assert_cmpuint(added, ==, 1);
+    {
+        g_autofree char *k = qvscsi_be_key(&f, "vscsi-devs/dev-5/v-dev");
+        g_autofree char *v = qxs_read(x->xs, k);
+
+        g_assert_cmpstr(v, ==, "0:0:9:0");
+    }
+
+    /* Remove the toolstack's LUN and the command line's 0:2:3 */
+    {
+        g_autofree char *k3 = qvscsi_be_key(&f, "vscsi-devs/dev-3/state");
+        g_autofree char *k1 = qvscsi_be_key(&f, "vscsi-devs/dev-1/state");
+
+        qxs_write(tool, k3, "5");
+        qxs_write(tool, k1, "5");
+    }
+    ts_write(tool, &f, "state", "7");
+    qvscsi_reconfigure(&f, &added, &removed);
+    g_assert_cmpuint(added, ==, 0);
+    g_assert_cmpuint(removed, ==, 2);
+    g_assert_cmpint(lun_state(&f, 3), ==, 6);
+    g_assert_cmpint(lun_state(&f, 1), ==, 6);
+    for (int i = 0; i < 2; i++) {
+        ev = qtest_qmp_eventwait_ref(x->qts, "DEVICE_DELETED");
+        qobject_unref(ev);
+    }
+    g_assert_cmphex(tur_rslt(&f, 0, 7, 1), ==, RSLT_NO_CONNECT);
+    g_assert_cmphex(tur_rslt(&f, 0, 2, 3), ==, RSLT_NO_CONNECT);
+    g_assert_cmpint(lun_state(&f, 0), ==, 4);
+    clear_ua(&f, 0, 0, 0);
+
+    /* The toolstack deletes the nodes; the node is free for a new LUN. */
+    {
+        g_autofree char *k = qvscsi_be_key(&f, "vscsi-devs/dev-3");
+
+        qxs_rm(tool, k);
+    }
+    ts_write_lun(tool, &f, 3, "d3", "0:0:7:1", NULL);
+    ts_write(tool, &f, "state", "7");
+    qvscsi_reconfigure(&f, &added, &removed);
+    g_assert_cmpuint(added, ==, 1);
+    g_assert_cmpint(lun_state(&f, 3), ==, 4);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
 static const TestCase cases[] = {
     { "connect", test_connect },
     { "inquiry-capacity", test_inquiry_capacity },
@@ -1355,6 +1863,9 @@ static const TestCase cases[] = {
     { "hotplug/before-connect", test_hotplug_before_connect },
     { "hotplug/several", test_hotplug_several },
     { "hotplug/no-ack", test_hotplug_no_ack },
+    { "query", test_query },
+    { "toolstack/create", test_toolstack_create },
+    { "toolstack/hotplug", test_toolstack_hotplug },
 };
 
 static void run_main_loop(const void *data)

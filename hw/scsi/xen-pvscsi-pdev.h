@@ -1,0 +1,42 @@
+/*
+ * xen-pvscsi: what a toolstack's p-dev names
+ *
+ * Copyright (c) 2026 The qemu-xen-pvscsi authors
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or later.
+ * See the COPYING file in the top-level directory.
+ */
+
+#ifndef HW_SCSI_XEN_PVSCSI_PDEV_H
+#define HW_SCSI_XEN_PVSCSI_PDEV_H
+
+#include "block/block.h"
+
+/* A p-dev, resolved to a SCSI device model and the drive to give it. */
+typedef struct XenPVSCSIPdev {
+    const char *model;          /* scsi-hd, scsi-cd, scsi-block, ... */
+    char *drive;                /* its drive property: node or drive id */
+    BlockDriverState *bs;       /* node opened for it (a reference), or NULL */
+} XenPVSCSIPdev;
+
+/*
+ * Resolve @pdev:
+ *  - iscsi://...: a LUN through libiscsi (scsi-block, or scsi-generic for
+ *    a LUN that is not a disk or CD);
+ *  - /dev/sgN, /dev/sdX, /dev/stN, /dev/srN, /dev/disk/by-.../...: the host
+ *    SCSI device (scsi-block for a disk or CD with a block node, otherwise
+ *    scsi-generic on its sg node); a block device that is not SCSI gets
+ *    scsi-hd; a regular file is a raw image for scsi-hd;
+ *  - H:C:T:L: the host SCSI device at that address, found through sysfs;
+ *  - otherwise the id of a -drive or the name of a block node (scsi-hd, or
+ *    scsi-generic for an SG node).
+ * @model, if not NULL, overrides the device model chosen.  A node opened
+ * here is named @node_name.
+ */
+bool xen_pvscsi_pdev_resolve(const char *pdev, const char *model,
+                             const char *node_name, XenPVSCSIPdev *out,
+                             Error **errp);
+/* Drop what resolve took (the node's reference). */
+void xen_pvscsi_pdev_release(XenPVSCSIPdev *p);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * xen-pvscsi: QMP when the device is not built in
+ *
+ * Copyright (c) 2026 The qemu-xen-pvscsi authors
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or later.
+ * See the COPYING file in the top-level directory.
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-xen-pvscsi.h"
+
+XenPVSCSIInfoList *qmp_query_xen_pvscsi(Error **errp)
+{
+    error_setg(errp, "xen-pvscsi is not available in this QEMU");
+    return NULL;
+}
