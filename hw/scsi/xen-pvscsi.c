@@ -922,6 +922,9 @@ static XenPVSCSILunInfo *xen_pvscsi_lun_info(XenPVSCSI *s, SCSIDevice *d,
     info->id = g_strdup(dev->id);
     info->type = g_strdup(object_get_typename(OBJECT(d)));
     if (bs) {
+        GRAPH_RDLOCK_GUARD_MAINLOOP();
+
+        bdrv_refresh_filename(bs);
         info->node_name = g_strdup(bdrv_get_node_name(bs));
         info->filename = g_strdup(bs->filename);
     }

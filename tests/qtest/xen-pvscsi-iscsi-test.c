@@ -17,6 +17,8 @@
 #include "qemu/units.h"
 #include "qemu/bswap.h"
 #include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "libqos/xen-vscsifront.h"
 
 #define DOMID           1
@@ -303,6 +305,532 @@ static void test_disk(void)
     qxen_stop(x);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Tape drive and medium changer                                           */
+
+#define SMC_TRANSPORT   1
+#define SMC_SLOT0       1000
+#define SMC_DRIVE       500
+
+static int32_t tur(QVscsiFront *f, QVscsiCmd *c, int channel, int id)
+{
+    static const uint8_t cdb[6] = { 0x00 };
+
+    cmd(f, c, channel, id, cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    return c->rslt;
+}
+
+/* TEST UNIT READY past the session's unit attention: NOT READY or GOOD */
+static void tur_settled(QVscsiFront *f, QVscsiCmd *c, int channel, int id)
+{
+    for (int i = 0; i < 5; i++) {
+        if (tur(f, c, channel, id) != 0x02 || (c->sense[2] & 0xf) != 0x6) {
+            return;
+        }
+    }
+    g_assert_not_reached();
+}
+
+static void move_medium(QVscsiFront *f, int id, int from, int to)
+{
+    uint8_t cdb[12] = { 0xa5 };
+    QVscsiCmd c;
+
+    stw_be_p(cdb + 2, SMC_TRANSPORT);
+    stw_be_p(cdb + 4, from);
+    stw_be_p(cdb + 6, to);
+    cmd(f, &c, 0, id, cdb, 12, VSCSIIF_DMA_NONE, NULL, 0);
+    g_assert_cmphex(c.rslt, ==, 0);
+}
+
+/*
+ * READ ELEMENT STATUS of one element type (tgtd mishandles "all types")
+ * with volume tags; checks the element at @addr: full or not, and if full,
+ * its volume tag and (for the drive) where it came from.
+ */
+static void check_element(QVscsiFront *f, int id, int type, int addr,
+                          int nr, bool full, const char *tag, int source)
+{
+    uint8_t cdb[12] = { 0xb8, 0x10 | type };
+    uint8_t buf[1024];
+    QVscsiCmd c;
+    const uint8_t *d;
+    size_t len;
+
+    memset(buf, 0, sizeof(buf));
+    stw_be_p(cdb + 2, addr);
+    stw_be_p(cdb + 4, nr);
+    cdb[7] = 0;
+    cdb[8] = sizeof(buf) >> 8;
+    cdb[9] = sizeof(buf) & 0xff;
+    cmd(f, &c, 0, id, cdb, 12, VSCSIIF_DMA_FROM_DEVICE, buf, sizeof(buf));
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpuint(lduw_be_p(buf + 2), ==, nr);
+    g_assert_cmphex(buf[8], ==, type);          /* element type code */
+    g_assert_cmphex(buf[9] & 0x80, ==, 0x80);   /* PVolTag */
+    len = lduw_be_p(buf + 10);
+    g_assert_cmpuint(len, ==, 52);
+    d = buf + 16;
+    g_assert_cmpuint(lduw_be_p(d), ==, addr);
+    g_assert_cmphex(d[2] & 0x01, ==, full);
+    if (full) {
+        g_assert_cmpmem(d + 12, strlen(tag), tag, strlen(tag));
+        if (source >= 0) {
+            g_assert_cmphex(d[9] & 0x80, ==, 0x80);     /* SValid */
+            g_assert_cmpuint(lduw_be_p(d + 10), ==, source);
+        }
+    }
+}
+
+static void tape_simple(QVscsiFront *f, int id, uint8_t op, uint8_t b1,
+                        uint32_t count)
+{
+    uint8_t cdb[6] = { op, b1, count >> 16, count >> 8, count };
+    QVscsiCmd c;
+
+    cmd(f, &c, 0, id, cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    g_assert_cmphex(c.rslt, ==, 0);
+}
+
+/* Variable-length READ(6)/WRITE(6): one block of @len bytes */
+static void tape_rw(QVscsiFront *f, QVscsiCmd *c, int id, bool write,
+                    void *buf, uint32_t len)
+{
+    uint8_t cdb[6] = { write ? 0x0a : 0x08, 0, len >> 16, len >> 8, len };
+
+    cmd(f, c, 0, id, cdb, 6,
+        write ? VSCSIIF_DMA_TO_DEVICE : VSCSIIF_DMA_FROM_DEVICE, buf, len);
+}
+
+/*
+ * HBA 0: the disk (scsi-block) at 0:0:0, the tape drive at 0:1:0 and the
+ * changer at 0:2:0 (scsi-generic); HBA 1: the disk again (scsi-hd).  The
+ * changer loads a cartridge into the drive; the guest writes variable-size
+ * blocks and filemarks, reads them back with the target's sense for
+ * filemarks, short blocks and end of data, spaces over a filemark, and the
+ * changer swaps cartridges.
+ */
+static void test_tape_changer(void)
+{
+    g_autofree char *ib = iscsi_blockdev("ib", DISK_LUN);
+    g_autofree char *ih = iscsi_blockdev("ih", DISK_LUN);
+    g_autofree char *it = iscsi_blockdev("it", TAPE_LUN);
+    g_autofree char *ic = iscsi_blockdev("ic", CHANGER_LUN);
+    QXen *x = qxen_start(DOMID,
+        "%s%s%s%s"
+        "-device xen-pvscsi,id=vscsi0,devid=0 "
+        "-device scsi-block,bus=vscsi0.0,scsi-id=0,drive=ib "
+        "-device scsi-generic,bus=vscsi0.0,scsi-id=1,drive=it "
+        "-device scsi-generic,bus=vscsi0.0,scsi-id=2,drive=ic "
+        "-device xen-pvscsi,id=vscsi1,devid=1 "
+        "-device scsi-hd,bus=vscsi1.0,scsi-id=0,drive=ih",
+        ib, ih, it, ic);
+    static const uint32_t sizes[] = { 512, 1000, 4096, 65536, 262144 };
+    QVscsiFront f, g;
+    QVscsiCmd c;
+    uint8_t buf[96];
+    g_autofree uint8_t *wbuf = g_malloc(262144);
+    g_autofree uint8_t *rbuf = g_malloc(262144 + 4096);
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    qvscsi_init(&g, x, 1);
+    qvscsi_connect(&g);
+
+    /* Two hosts, one disk: written through one, read through the other */
+    clear_ua(&f, 0, 0);
+    clear_ua(&g, 0, 0);
+    fill(wbuf, 65536, 77);
+    rw10(&g, &c, 0, 0, true, 30000, wbuf, 65536);
+    g_assert_cmphex(c.rslt, ==, 0);
+    rw10(&f, &c, 0, 0, false, 30000, rbuf, 65536);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpmem(rbuf, 65536, wbuf, 65536);
+
+    /* The changer and the (empty) drive as the target describes them */
+    inquiry(&f, &c, 0, 2, -1, buf, 96);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmphex(buf[0], ==, 0x08);
+    g_assert_cmpmem(buf + 16, 16, "VIRTUAL-CHANGER ", 16);
+    inquiry(&f, &c, 0, 1, -1, buf, 96);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmphex(buf[0], ==, 0x01);
+    g_assert_cmpmem(buf + 16, 16, "VIRTUAL-TAPE    ", 16);
+    tur_settled(&f, &c, 0, 1);
+    assert_sense(&c, 0x2, 0x3a, 0x00);
+    tur_settled(&f, &c, 0, 2);
+    for (int i = 0; i < SLOTS; i++) {
+        g_autofree char *tag = g_strdup_printf("PVS%03dL5", i + 1);
+
+        check_element(&f, 2, 2, SMC_SLOT0 + i, SLOTS - i, true, tag, -1);
+    }
+    check_element(&f, 2, 4, SMC_DRIVE, 1, false, NULL, -1);
+
+    /* Slot -> drive: the drive has the medium */
+    move_medium(&f, 2, SMC_SLOT0, SMC_DRIVE);
+    check_element(&f, 2, 4, SMC_DRIVE, 1, true, "PVS001L5", SMC_SLOT0);
+    check_element(&f, 2, 2, SMC_SLOT0, SLOTS, false, NULL, -1);
+    g_assert_cmphex(tur(&f, &c, 0, 1), ==, 0);
+
+    /* READ BLOCK LIMITS: 4 bytes to 1 MiB */
+    {
+        static const uint8_t rbl[6] = { 0x05 };
+
+        cmd(&f, &c, 0, 1, rbl, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 6);
+        g_assert_cmphex(c.rslt, ==, 0);
+        g_assert_cmpuint(ldl_be_p(buf) & 0xffffff, ==, 1 * MiB);
+        g_assert_cmpuint(lduw_be_p(buf + 4), ==, 4);
+    }
+    /* MODE SELECT a fixed block size, then variable (0) again */
+    for (int i = 0; i < 2; i++) {
+        uint32_t blksz = i ? 0 : 512;
+        uint8_t sel[12] = { 0, 0, 0x10, 8 };
+        uint8_t sel_cdb[6] = { 0x15, 0x10, 0, 0, sizeof(sel), 0 };
+        static const uint8_t sense_cdb[6] = { 0x1a, 0, 0, 0, 12, 0 };
+
+        sel[9] = blksz >> 16;
+        sel[10] = blksz >> 8;
+        sel[11] = blksz;
+        cmd(&f, &c, 0, 1, sel_cdb, 6, VSCSIIF_DMA_TO_DEVICE, sel,
+            sizeof(sel));
+        g_assert_cmphex(c.rslt, ==, 0);
+        cmd(&f, &c, 0, 1, sense_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 12);
+        g_assert_cmphex(c.rslt, ==, 0);
+        g_assert_cmpuint(buf[3], ==, 8);
+        g_assert_cmpuint(ldl_be_p(buf + 8) & 0xffffff, ==, blksz);
+    }
+
+    /* Blocks of every size, one per command, a filemark, one more, FM */
+    tape_simple(&f, 1, 0x01, 0, 0);                     /* REWIND */
+    for (int i = 0; i < ARRAY_SIZE(sizes); i++) {
+        fill(wbuf, sizes[i], i);
+        tape_rw(&f, &c, 1, true, wbuf, sizes[i]);
+        g_assert_cmphex(c.rslt, ==, 0);
+    }
+    tape_simple(&f, 1, 0x10, 0, 1);                     /* WRITE FILEMARKS */
+    fill(wbuf, 2048, 99);
+    tape_rw(&f, &c, 1, true, wbuf, 2048);
+    g_assert_cmphex(c.rslt, ==, 0);
+    tape_simple(&f, 1, 0x10, 0, 1);
+    {
+        /* READ POSITION (short form) is answered (tgtd does not track it) */
+        static const uint8_t rp[10] = { 0x34 };
+
+        cmd(&f, &c, 0, 1, rp, 10, VSCSIIF_DMA_FROM_DEVICE, buf, 20);
+        g_assert_cmphex(c.rslt, ==, 0);
+    }
+
+    /* Read back: every block whole, with its own length */
+    tape_simple(&f, 1, 0x01, 0, 0);
+    for (int i = 0; i < ARRAY_SIZE(sizes); i++) {
+        fill(wbuf, sizes[i], i);
+        tape_rw(&f, &c, 1, false, rbuf, sizes[i]);
+        g_assert_cmphex(c.rslt, ==, 0);
+        g_assert_cmpmem(rbuf, sizes[i], wbuf, sizes[i]);
+    }
+    /* The filemark: FILEMARK bit, 00/01, information = requested length */
+    tape_rw(&f, &c, 1, false, rbuf, 4096);
+    assert_sense(&c, 0x0, 0x00, 0x01);
+    g_assert_cmphex(c.sense[2] & 0x80, ==, 0x80);
+    g_assert_cmpuint(ldl_be_p(c.sense + 3), ==, 4096);
+    /* A 2048-byte block into 4096 bytes: ILI, information = 2048 */
+    tape_rw(&f, &c, 1, false, rbuf, 4096);
+    assert_sense(&c, 0x0, 0x00, 0x00);
+    g_assert_cmphex(c.sense[0] & 0x80, ==, 0x80);       /* VALID */
+    g_assert_cmphex(c.sense[2] & 0x20, ==, 0x20);       /* ILI */
+    g_assert_cmpuint(ldl_be_p(c.sense + 3), ==, 4096 - 2048);
+    fill(wbuf, 2048, 99);
+    g_assert_cmpmem(rbuf, 2048, wbuf, 2048);
+    g_test_message("residual of the short read: %u", c.residual);
+    /* Second filemark, then end of data: BLANK CHECK with EOM */
+    tape_rw(&f, &c, 1, false, rbuf, 4096);
+    assert_sense(&c, 0x0, 0x00, 0x01);
+    tape_rw(&f, &c, 1, false, rbuf, 4096);
+    g_assert_cmphex(c.rslt, ==, 0x02);
+    g_assert_cmphex(c.sense[2] & 0xf, ==, 0x8);
+    g_assert_cmphex(c.sense[2] & 0x40, ==, 0x40);
+
+    /* SPACE one filemark from the start: at the 2048-byte block */
+    tape_simple(&f, 1, 0x01, 0, 0);
+    tape_simple(&f, 1, 0x11, 0x01, 1);
+    tape_rw(&f, &c, 1, false, rbuf, 2048);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpmem(rbuf, 2048, wbuf, 2048);
+    /* SPACE to end of data, LOAD/UNLOAD (accepted) */
+    tape_simple(&f, 1, 0x11, 0x03, 0);
+    tape_simple(&f, 1, 0x1b, 0, 0);
+    {
+        uint8_t load[6] = { 0x1b, 0, 0, 0, 0x01, 0 };
+
+        cmd(&f, &c, 0, 1, load, 6, VSCSIIF_DMA_NONE, NULL, 0);
+        g_assert_cmphex(c.rslt, ==, 0);
+    }
+
+    /* Drive -> slot: no medium; another cartridge: blank */
+    move_medium(&f, 2, SMC_DRIVE, SMC_SLOT0);
+    g_assert_cmphex(tur(&f, &c, 0, 1), ==, 0x02);
+    assert_sense(&c, 0x2, 0x3a, 0x00);
+    move_medium(&f, 2, SMC_SLOT0 + 1, SMC_DRIVE);
+    check_element(&f, 2, 4, SMC_DRIVE, 1, true, "PVS002L5", SMC_SLOT0 + 1);
+    g_assert_cmphex(tur(&f, &c, 0, 1), ==, 0);
+    tape_simple(&f, 1, 0x01, 0, 0);
+    tape_rw(&f, &c, 1, false, rbuf, 512);
+    g_assert_cmphex(c.sense[2] & 0xf, ==, 0x8);         /* BLANK CHECK */
+    /* The first one again: its data came with it */
+    move_medium(&f, 2, SMC_DRIVE, SMC_SLOT0 + 1);
+    move_medium(&f, 2, SMC_SLOT0, SMC_DRIVE);
+    tape_simple(&f, 1, 0x01, 0, 0);
+    fill(wbuf, sizes[0], 0);
+    tape_rw(&f, &c, 1, false, rbuf, sizes[0]);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpmem(rbuf, sizes[0], wbuf, sizes[0]);
+    move_medium(&f, 2, SMC_DRIVE, SMC_SLOT0);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qvscsi_close(&g);
+    qvscsi_free(&g);
+    qxen_stop(x);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Faults                                                                  */
+
+/*
+ * tgtd killed with large writes in flight and restarted on the same port.
+ * QEMU's iSCSI driver keeps the requests while it reconnects (libiscsi
+ * retries the login for as long as it takes; its command timeout does not
+ * run without a connection): they stay in flight, the host goes on serving
+ * its other LUNs, and once the target is back every request completes and
+ * every write is on disk.  (Failing them after a bounded time is not done:
+ * see the device's documentation.)
+ */
+static void test_target_killed(void)
+{
+    g_autofree char *ib = iscsi_blockdev("ib", DISK_LUN);
+    g_autofree char *ih = iscsi_blockdev("ih", DISK_LUN);
+    QXen *x;
+    QVscsiFront f;
+    QVscsiCmd a, b[8], c;
+    g_autofree uint8_t *abuf = g_malloc(512 * KiB);
+    g_autofree uint8_t *bbuf = g_malloc(8 * 512 * KiB);
+    gint64 deadline;
+
+    x = qxen_start(DOMID,
+        "%s%s-blockdev driver=null-co,node-name=null0,size=1048576,"
+        "read-zeroes=on "
+        "-device xen-pvscsi,id=vscsi0,devid=0 "
+        "-device scsi-block,bus=vscsi0.0,scsi-id=0,drive=ib "
+        "-device scsi-hd,bus=vscsi0.0,scsi-id=1,drive=ih "
+        "-device scsi-hd,bus=vscsi0.0,scsi-id=2,drive=null0", ib, ih);
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 0);
+    clear_ua(&f, 0, 1);
+    clear_ua(&f, 0, 2);
+
+    fill(abuf, 512 * KiB, 1);
+    rw10(&f, &a, 0, 1, true, 50000, abuf, 512 * KiB);
+    g_assert_cmphex(a.rslt, ==, 0);
+
+    /* Eight 512 KiB writes, half through each device, then the crash */
+    tgt_run("kill", NULL);
+    for (int i = 0; i < 8; i++) {
+        uint8_t cdb[10] = { 0x2a };
+
+        fill(bbuf + i * 512 * KiB, 512 * KiB, 10 + i);
+        stl_be_p(cdb + 2, 60000 + i * 1024);
+        stw_be_p(cdb + 7, 1024);
+        qvscsi_cmd_init(&b[i], 0, i & 1, 0, cdb, 10, VSCSIIF_DMA_TO_DEVICE,
+                        bbuf + i * 512 * KiB, 512 * KiB);
+        qvscsi_cmd_start(&f, &b[i]);
+    }
+    qvscsi_push(&f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+    g_usleep(2 * G_USEC_PER_SEC);
+    g_assert_cmpuint(qxen_ring_rsp_prod(x, &f.ring), ==, f.ring.rsp_cons);
+
+    /* The host still serves its other LUN */
+    rw10(&f, &c, 0, 2, false, 0, abuf, 4096);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpuint(f.nr_pending, ==, 8);
+
+    tgt_run("restart", NULL);
+    deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+    while (f.nr_pending && g_get_monotonic_time() < deadline) {
+        qvscsi_poll(&f, 100);
+    }
+    g_assert_cmpuint(f.nr_pending, ==, 0);
+    for (int i = 0; i < 8; i++) {
+        g_test_message("write %d: rslt 0x%x sense key %x", i, b[i].rslt,
+                       b[i].rslt == 0x02 ? b[i].sense[2] & 0xf : 0);
+        if (b[i].rslt == 0x02 && (b[i].sense[2] & 0xf) == 0x6) {
+            /*
+             * Retried into the new session, it met its unit attention:
+             * the guest retries it, as Linux does.
+             */
+            QVscsiCmd *r = &b[i];
+            uint8_t cdb[10];
+
+            memcpy(cdb, r->cdb, sizeof(cdb));
+            qvscsi_cmd_init(r, 0, i & 1, 0, cdb, 10,
+                            VSCSIIF_DMA_TO_DEVICE, bbuf + i * 512 * KiB,
+                            512 * KiB);
+            qvscsi_cmd(&f, r);
+        }
+        g_assert_cmphex(b[i].rslt, ==, 0);
+        check_disk_file((60000 + i * 1024) * 512ULL, bbuf + i * 512 * KiB,
+                        512 * KiB);
+    }
+    fill(abuf, 512 * KiB, 1);
+    check_disk_file(50000 * 512ULL, abuf, 512 * KiB);
+
+    /* And new requests work */
+    for (int id = 0; id < 2; id++) {
+        fill(abuf, 64 * KiB, 3 + id);
+        rw10(&f, &c, 0, id, true, 70000 + id * 128, abuf, 64 * KiB);
+        if (c.rslt == 0x02 && (c.sense[2] & 0xf) == 0x6) {
+            /* the new session's unit attention */
+            rw10(&f, &c, 0, id, true, 70000 + id * 128, abuf, 64 * KiB);
+        }
+        g_assert_cmphex(c.rslt, ==, 0);
+        check_disk_file((70000 + id * 128) * 512ULL, abuf, 64 * KiB);
+    }
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/* A target that refuses the login: QEMU does not start, and says why. */
+static void test_login_refused(void)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *node = iscsi_blockdev("ib", DISK_LUN);
+    g_autofree char *cmdline = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    int status;
+
+    tgt_run("refuse", NULL);
+    cmdline = g_strdup_printf("%s -M none -nodefaults -display none %s",
+                              qemu, node);
+    g_assert_true(g_spawn_command_line_sync(cmdline, &out, &err, &status,
+                                            NULL));
+    tgt_run("accept", NULL);
+    g_test_message("%s", err);
+    g_assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    g_assert_nonnull(strstr(err, "iSCSI"));
+    g_assert_nonnull(strstr(err, "Failed to connect"));
+}
+
+/* ---------------------------------------------------------------------- */
+/* iscsi:// URLs as a toolstack's p-dev                                    */
+
+static void test_toolstack_url(void)
+{
+    QXen *x = qxen_start(DOMID, "%s", "");
+    struct xs_handle *tool = x->xs_priv;
+    QVscsiFront f;
+    QVscsiCmd c;
+    uint8_t buf[96];
+    unsigned int readers[] = { DOMID };
+    QDict *rsp, *host = NULL, *l;
+    QListEntry *e;
+    const struct {
+        int lun;
+        const char *vdev;
+    } luns[] = { { DISK_LUN, "2:0:0:0" }, { CHANGER_LUN, "2:0:2:0" },
+                 { 9, "2:0:3:0" } };
+
+    qvscsi_init(&f, x, 2);
+    qxs_mkdir(tool, f.be);
+    qxs_set_perms(tool, f.be, 0, readers, 1);
+    for (int i = 0; i < ARRAY_SIZE(luns); i++) {
+        g_autofree char *kp = qvscsi_be_key(&f, "vscsi-devs/dev-%d/p-dev", i);
+        g_autofree char *kv = qvscsi_be_key(&f, "vscsi-devs/dev-%d/v-dev", i);
+        g_autofree char *ks = qvscsi_be_key(&f, "vscsi-devs/dev-%d/state", i);
+        g_autofree char *url = g_strdup_printf("iscsi://%s/%s/%d",
+                                               tgt.portal, tgt.iqn,
+                                               luns[i].lun);
+
+        qxs_write(tool, kp, url);
+        qxs_write(tool, kv, luns[i].vdev);
+        qxs_write(tool, ks, "1");
+    }
+    {
+        g_autofree char *k1 = qvscsi_be_key(&f, "frontend");
+        g_autofree char *k2 = qvscsi_be_key(&f, "frontend-id");
+        g_autofree char *k3 = qvscsi_be_key(&f, "online");
+        g_autofree char *k4 = qvscsi_be_key(&f, "state");
+
+        qxs_write(tool, k1, f.fe);
+        qxs_write(tool, k2, "1");
+        qxs_write(tool, k3, "1");
+        qxs_write(tool, k4, "1");
+        qxs_wait_state(x, x->xs, k4, 2);
+    }
+    qvscsi_connect(&f);
+    {
+        g_autofree char *k0 = qvscsi_be_key(&f, "vscsi-devs/dev-0/state");
+        g_autofree char *k1 = qvscsi_be_key(&f, "vscsi-devs/dev-1/state");
+        g_autofree char *k2 = qvscsi_be_key(&f, "vscsi-devs/dev-2/state");
+        g_autofree char *e2 = qvscsi_be_key(&f, "vscsi-devs/dev-2/error");
+        g_autofree char *msg = NULL;
+
+        g_assert_cmpint(qxs_read_int(x->xs, k0, -1), ==, 4);
+        g_assert_cmpint(qxs_read_int(x->xs, k1, -1), ==, 4);
+        g_assert_cmpint(qxs_read_int(x->xs, k2, -1), ==, 6);
+        msg = qxs_read(x->xs, e2);
+        g_test_message("dev-2: %s", msg);
+        g_assert_true(g_str_has_prefix(msg, "p-dev 'iscsi://"));
+    }
+
+    clear_ua(&f, 0, 0);
+    inquiry(&f, &c, 0, 0, -1, buf, 96);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpmem(buf + 16, 16, "VIRTUAL-DISK    ", 16);
+    inquiry(&f, &c, 0, 2, -1, buf, 96);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmphex(buf[0], ==, 0x08);
+
+    rsp = qtest_qmp(x->qts, "{'execute': 'query-xen-pvscsi'}");
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        QDict *h = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(h, "devid") == 2) {
+            host = h;
+        }
+    }
+    g_assert_nonnull(host);
+    g_assert_cmpint(qlist_size(qdict_get_qlist(host, "luns")), ==, 2);
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(host, "luns"), e) {
+        g_autofree char *url = NULL;
+        bool disk;
+
+        l = qobject_to(QDict, qlist_entry_obj(e));
+        disk = qdict_get_int(l, "target") == 0;
+        url = g_strdup_printf("iscsi://%s/%s/%d", tgt.portal, tgt.iqn,
+                              disk ? DISK_LUN : CHANGER_LUN);
+        g_assert_cmpstr(qdict_get_str(l, "pdev"), ==, url);
+        g_assert_cmpstr(qdict_get_str(l, "type"), ==,
+                        disk ? "scsi-block" : "scsi-generic");
+        g_assert_cmpstr(qdict_get_str(l, "vendor"), ==, "IET");
+        g_assert_cmpstr(qdict_get_str(l, "model"), ==,
+                        disk ? "VIRTUAL-DISK" : "VIRTUAL-CHANGER");
+        g_assert_cmpstr(qdict_get_str(l, "revision"), ==, "0001");
+        g_assert_cmpint(qdict_get_int(l, "peripheral-type"), ==,
+                        disk ? 0 : 8);
+        g_assert_nonnull(strstr(qdict_get_str(l, "filename"),
+                                "\"driver\": \"iscsi\""));
+    }
+    qobject_unref(rsp);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -312,6 +840,10 @@ int main(int argc, char **argv)
     g_assert_nonnull(script);
     tgt_start();
     qtest_add_func("/xen-pvscsi/iscsi/disk", test_disk);
+    qtest_add_func("/xen-pvscsi/iscsi/tape-changer", test_tape_changer);
+    qtest_add_func("/xen-pvscsi/iscsi/toolstack-url", test_toolstack_url);
+    qtest_add_func("/xen-pvscsi/iscsi/login-refused", test_login_refused);
+    qtest_add_func("/xen-pvscsi/iscsi/target-killed", test_target_killed);
     ret = g_test_run();
     tgt_stop();
     return ret;
