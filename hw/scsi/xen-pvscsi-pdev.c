@@ -32,7 +32,7 @@
 
 #define SYSFS_SCSI_DEVICES      "/sys/bus/scsi/devices"
 
-static bool xen_pvscsi_parse_hctl(const char *s, unsigned int hctl[4])
+bool xen_pvscsi_parse_hctl(const char *s, unsigned int hctl[4])
 {
     const char *p = s;
 

@@ -19,6 +19,9 @@ typedef struct XenPVSCSIPdev {
     BlockDriverState *bs;       /* node opened for it (a reference), or NULL */
 } XenPVSCSIPdev;
 
+/* Parse "H:C:T:L" (four decimal numbers, nothing else). */
+bool xen_pvscsi_parse_hctl(const char *s, unsigned int hctl[4]);
+
 /*
  * Resolve @pdev:
  *  - iscsi://...: a LUN through libiscsi (scsi-block, or scsi-generic for

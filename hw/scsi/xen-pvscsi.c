@@ -21,7 +21,6 @@
 #include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
-#include "qemu/ctype.h"
 #include "qemu/cutils.h"
 #include "qemu/rcu.h"
 #include "qapi/error.h"
@@ -293,26 +292,6 @@ static char *xen_pvscsi_dev_read(XenPVSCSI *s, unsigned int index,
                         index, node);
 }
 
-static bool xen_pvscsi_parse_vdev(const char *vdev, unsigned int *channel,
-                                  unsigned int *target, unsigned int *lun)
-{
-    unsigned int v[4];
-    const char *p = vdev;
-
-    for (int i = 0; i < 4; i++) {
-        const char *end;
-
-        if (!qemu_isdigit(*p) || qemu_strtoui(p, &end, 10, &v[i]) < 0 ||
-            *end != (i < 3 ? ':' : '\0')) {
-            return false;
-        }
-        p = end + 1;
-    }
-    *channel = v[1];
-    *target = v[2];
-    *lun = v[3];
-    return true;
-}
 
 /* Create the SCSI device for the toolstack's vscsi-devs/dev-<index>. */
 static void xen_pvscsi_lun_create(XenPVSCSI *s, unsigned int index)
@@ -325,7 +304,7 @@ static void xen_pvscsi_lun_create(XenPVSCSI *s, unsigned int index)
     static const char *const models[] = {
         "scsi-hd", "scsi-cd", "scsi-block", "scsi-generic",
     };
-    unsigned int channel, target, lun;
+    unsigned int hctl[4];
     XenPVSCSIPdev p;
     DeviceState *dev;
     Error *local_err = NULL;
@@ -336,9 +315,10 @@ static void xen_pvscsi_lun_create(XenPVSCSI *s, unsigned int index)
         xen_pvscsi_lun_error(s, index, "p-dev or v-dev missing");
         return;
     }
-    if (!xen_pvscsi_parse_vdev(vdev, &channel, &target, &lun) ||
-        channel > XEN_PVSCSI_MAX_CHANNEL || target > XEN_PVSCSI_MAX_TARGET ||
-        lun > XEN_PVSCSI_MAX_LUN) {
+    /* H, the guest's host number, is the toolstack's business */
+    if (!xen_pvscsi_parse_hctl(vdev, hctl) ||
+        hctl[1] > XEN_PVSCSI_MAX_CHANNEL || hctl[2] > XEN_PVSCSI_MAX_TARGET ||
+        hctl[3] > XEN_PVSCSI_MAX_LUN) {
         xen_pvscsi_lun_error(s, index, "v-dev '%s' is not H:C:T:L with C <= "
                              "%u, T <= %u and L <= %u", vdev,
                              XEN_PVSCSI_MAX_CHANNEL, XEN_PVSCSI_MAX_TARGET,
@@ -370,11 +350,11 @@ static void xen_pvscsi_lun_create(XenPVSCSI *s, unsigned int index)
     child = g_strdup_printf("dev-%u", index);
     object_property_add_child(OBJECT(s), child, OBJECT(dev));
     ok = object_property_set_str(OBJECT(dev), "drive", p.drive, &local_err) &&
-         object_property_set_uint(OBJECT(dev), "channel", channel,
+         object_property_set_uint(OBJECT(dev), "channel", hctl[1],
                                   &local_err) &&
-         object_property_set_uint(OBJECT(dev), "scsi-id", target,
+         object_property_set_uint(OBJECT(dev), "scsi-id", hctl[2],
                                   &local_err) &&
-         object_property_set_uint(OBJECT(dev), "lun", lun, &local_err);
+         object_property_set_uint(OBJECT(dev), "lun", hctl[3], &local_err);
     if (ok) {
         s->toolstack_index = index;
         s->toolstack_pdev = pdev;
