@@ -43,8 +43,25 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
+# tgt ships a system tgtd service; the tests run private instances and must
+# not depend on whether a service manager would start (or fail to start)
+# that one.  Without a policy already in place, forbid service starts for
+# the time of the install.
+policy=/usr/sbin/policy-rc.d
+own_policy=
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# qemu-xen-pvscsi install-deps\nexit 101\n' |
+        $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    own_policy=yes
+fi
+status=0
 # shellcheck disable=SC2086
-$SUDO apt-get install -q -y --no-install-recommends $PKGS
+$SUDO apt-get install -q -y --no-install-recommends $PKGS || status=$?
+if [ -n "$own_policy" ]; then
+    $SUDO rm -f "$policy"
+fi
+[ "$status" = 0 ] || exit "$status"
 
 if [ "$codename" = bookworm ]; then
     $SUDO apt-get install -q -y --no-install-recommends -t bookworm-backports meson

@@ -72,6 +72,8 @@ static QDict *xen_pvscsi_host_device_opts(const char *path, bool direct)
 
     qdict_put_str(opts, "driver", "host_device");
     qdict_put_str(opts, "filename", path);
+    /* A CD drive or a write-protected LUN only opens read-only. */
+    qdict_put_str(opts, BDRV_OPT_AUTO_READ_ONLY, "on");
     if (direct) {
         qdict_put_str(opts, BDRV_OPT_CACHE_DIRECT, "on");
     }

@@ -348,7 +348,14 @@ static void xen_pvscsi_lun_create(XenPVSCSI *s, unsigned int index)
 
     dev = qdev_new(p.model);
     child = g_strdup_printf("dev-%u", index);
-    object_property_add_child(OBJECT(s), child, OBJECT(dev));
+    if (!object_property_try_add_child(OBJECT(s), child, OBJECT(dev),
+                                       &local_err)) {
+        object_unref(OBJECT(dev));
+        xen_pvscsi_pdev_release(&p);
+        xen_pvscsi_lun_error(s, index, "%s", error_get_pretty(local_err));
+        error_free(local_err);
+        return;
+    }
     ok = object_property_set_str(OBJECT(dev), "drive", p.drive, &local_err) &&
          object_property_set_uint(OBJECT(dev), "channel", hctl[1],
                                   &local_err) &&

@@ -1540,16 +1540,13 @@ static bool qom_exists(QXen *x, const char *path)
     return ok;
 }
 
-static void read10(QVscsiFront *f, int channel, int id, int lun,
-                   uint32_t lba, void *buf, size_t len, QVscsiCmd *c)
+/* READ (10) at LUN 0:id:lun, waited for */
+static void read10(QVscsiFront *f, int id, int lun, uint32_t lba, void *buf,
+                   size_t len, QVscsiCmd *c)
 {
-    uint8_t cdb[10] = { 0x28 };
-
-    stl_be_p(cdb + 2, lba);
-    stw_be_p(cdb + 7, len / 512);
-    cmd_init(c, channel, id, lun, cdb, 10, VSCSIIF_DMA_FROM_DEVICE, buf,
-             len);
-    qvscsi_cmd(f, c);
+    read_start(f, c, id, lun, lba, buf, len);
+    qvscsi_push(f);
+    qvscsi_cmd_wait(f, c);
 }
 
 /*
@@ -1645,13 +1642,13 @@ static void test_toolstack_create(void)
 
     /* Node d0 (image 0), the image file (image 1), d3 (image 0) */
     clear_ua(&f, 0, 0, 0);
-    read10(&f, 0, 0, 0, 17, buf, sizeof(buf), &c);
+    read10(&f, 0, 0, 17, buf, sizeof(buf), &c);
     check_read(&c, 0, 17);
     clear_ua(&f, 0, 1, 2);
-    read10(&f, 0, 1, 2, 21, buf, sizeof(buf), &c);
+    read10(&f, 1, 2, 21, buf, sizeof(buf), &c);
     check_read(&c, 1, 21);
     clear_ua(&f, 0, 5, 0);
-    read10(&f, 0, 5, 0, 3, buf, 512, &c);
+    read10(&f, 5, 0, 3, buf, 512, &c);
     g_assert_cmphex(c.rslt, ==, 0);
     g_assert_cmpuint(buf[0], ==, 3);
     {
@@ -1768,7 +1765,7 @@ static void test_toolstack_hotplug(void)
     err = lun_error(&f, 4);
     g_assert_nonnull(strstr(err, "no-such-node"));
     clear_ua(&f, 0, 7, 1);
-    read10(&f, 0, 7, 1, 8, buf, sizeof(buf), &c);
+    read10(&f, 7, 1, 8, buf, sizeof(buf), &c);
     check_read(&c, 1, 8);
 
     /* A LUN added by device_add now takes the next free dev-N */
