@@ -1,0 +1,490 @@
+/*
+ * xen-vscsi: the host's SCSI devices, as sysfs shows them
+ *
+ * The same lookups as the device model's own p-dev resolution
+ * (hw/scsi/xen-pvscsi-pdev.c): a device node through
+ * /sys/dev/{char,block}/M:m/device, a host address through
+ * /sys/bus/scsi/devices/H:C:T:L, partitions refused.  On top, a WWID or a
+ * naa. name is matched against every device's VPD 0x83 designators.
+ *
+ * Copyright (c) 2026 The qemu-xen-pvscsi authors
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or later.
+ * See the COPYING file in the top-level directory.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include "xen-vscsi.h"
+#include "host.h"
+#include "source.h"
+
+#define SYSFS_SCSI_DEVICES  "/sys/bus/scsi/devices"
+
+void xvs_dev_free(XvsDev *d)
+{
+    if (!d) {
+        return;
+    }
+    g_free(d->hctl_str);
+    g_free(d->sysdir);
+    g_free(d->sg);
+    g_free(d->block);
+    g_free(d->tape);
+    g_free(d->ntape);
+    xvs_ident_clear(&d->ident);
+    g_free(d);
+}
+
+void xvs_pdev_clear(XvsPdev *p)
+{
+    xvs_dev_free(p->dev);
+    g_free(p->other);
+    memset(p, 0, sizeof(*p));
+}
+
+char *xvs_host_path(const XvsHost *h, const char *path)
+{
+    if (h->sysfs_root && (g_str_has_prefix(path, "/sys/") ||
+                          !strcmp(path, "/sys"))) {
+        return g_strconcat(h->sysfs_root, path + 4, NULL);
+    }
+    if (h->dev_root && (g_str_has_prefix(path, "/dev/") ||
+                        !strcmp(path, "/dev"))) {
+        return g_strconcat(h->dev_root, path + 4, NULL);
+    }
+    return g_strdup(path);
+}
+
+static char *read_attr(const char *dir, const char *name)
+{
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    char *s;
+
+    if (!g_file_get_contents(path, &s, NULL, NULL)) {
+        return NULL;
+    }
+    return g_strstrip(s);
+}
+
+/* The entry of @dir/@sub whose name is @prefix followed by digits only */
+static char *class_entry(const char *dir, const char *sub, const char *prefix)
+{
+    g_autofree char *path = g_build_filename(dir, sub, NULL);
+    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+    const char *name;
+    size_t pl = strlen(prefix);
+
+    while (d && (name = g_dir_read_name(d))) {
+        if (!strncmp(name, prefix, pl) && name[pl] &&
+            strspn(name + pl, "0123456789") == strlen(name + pl)) {
+            return g_strdup(name);
+        }
+    }
+    return NULL;
+}
+
+/* The first entry of @dir/@sub (block devices have one: sda, sr0, ...) */
+static char *first_entry(const char *dir, const char *sub)
+{
+    g_autofree char *path = g_build_filename(dir, sub, NULL);
+    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+    const char *name = d ? g_dir_read_name(d) : NULL;
+
+    return name ? g_strdup(name) : NULL;
+}
+
+static bool is_scsi_device_dir(const char *dir)
+{
+    g_autofree char *type = g_build_filename(dir, "type", NULL);
+    g_autofree char *sd = g_build_filename(dir, "scsi_device", NULL);
+
+    return g_file_test(type, G_FILE_TEST_EXISTS) &&
+           g_file_test(sd, G_FILE_TEST_IS_DIR);
+}
+
+static XvsDev *dev_from_sysdir(const char *sysdir, GError **errp)
+{
+    g_autoptr(XvsDev) d = g_new0(XvsDev, 1);
+    g_autofree char *base = g_path_get_basename(sysdir);
+    g_autofree char *type = NULL;
+    char *end;
+    long t;
+
+    xvs_ident_init(&d->ident);
+    if (!xvs_parse_hctl(base, d->hctl)) {
+        g_set_error(errp, XVS_ERROR, XVS_ERROR_FAILED,
+                    "%s: not a SCSI device directory", sysdir);
+        return NULL;
+    }
+    d->hctl_str = g_strdup(base);
+    d->sysdir = g_strdup(sysdir);
+    type = read_attr(sysdir, "type");
+    t = type ? strtol(type, &end, 10) : -1;
+    if (!type || *end || t < 0 || t > 0x1f) {
+        g_set_error(errp, XVS_ERROR, XVS_ERROR_FAILED,
+                    "%s: cannot read the SCSI type of %s", base, sysdir);
+        return NULL;
+    }
+    d->type = t;
+    d->sg = class_entry(sysdir, "scsi_generic", "sg");
+    d->block = first_entry(sysdir, "block");
+    d->tape = class_entry(sysdir, "scsi_tape", "st");
+    d->ntape = class_entry(sysdir, "scsi_tape", "nst");
+    return g_steal_pointer(&d);
+}
+
+XvsDev *xvs_dev_by_hctl(XvsHost *h, const unsigned int hctl[4],
+                        GError **errp)
+{
+    g_autofree char *rel = g_strdup_printf(SYSFS_SCSI_DEVICES "/%u:%u:%u:%u",
+                                           hctl[0], hctl[1], hctl[2],
+                                           hctl[3]);
+    g_autofree char *path = xvs_host_path(h, rel);
+    g_autofree char *real = realpath(path, NULL);
+
+    if (!real || !is_scsi_device_dir(real)) {
+        g_set_error(errp, XVS_ERROR, XVS_ERROR_NOT_FOUND,
+                    "no SCSI device %u:%u:%u:%u on this host", hctl[0],
+                    hctl[1], hctl[2], hctl[3]);
+        return NULL;
+    }
+    return dev_from_sysdir(real, errp);
+}
+
+static int dev_cmp(gconstpointer a, gconstpointer b)
+{
+    const XvsDev *x = *(XvsDev *const *)a;
+    const XvsDev *y = *(XvsDev *const *)b;
+
+    for (int i = 0; i < 4; i++) {
+        if (x->hctl[i] != y->hctl[i]) {
+            return x->hctl[i] < y->hctl[i] ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+GPtrArray *xvs_dev_scan(XvsHost *h, GError **errp)
+{
+    g_autofree char *path = xvs_host_path(h, SYSFS_SCSI_DEVICES);
+    g_autoptr(GPtrArray) devs =
+        g_ptr_array_new_with_free_func((GDestroyNotify)xvs_dev_free);
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    const char *name;
+
+    /* No SCSI bus at all (no SCSI driver loaded): no devices. */
+    while (dir && (name = g_dir_read_name(dir))) {
+        unsigned int hctl[4];
+        g_autoptr(GError) err = NULL;
+        XvsDev *d;
+
+        if (!xvs_parse_hctl(name, hctl)) {
+            continue;               /* host0, target0:0:0, ... */
+        }
+        d = xvs_dev_by_hctl(h, hctl, &err);
+        if (!d) {
+            g_printerr("xen-vscsi: warning: %s (skipped)\n", err->message);
+            continue;
+        }
+        g_ptr_array_add(devs, d);
+    }
+    g_ptr_array_sort(devs, dev_cmp);
+    (void)errp;
+    return g_steal_pointer(&devs);
+}
+
+bool xvs_dev_read_ident(XvsHost *h, XvsDev *d, GError **errp)
+{
+    bool ok;
+
+    if (d->have_ident) {
+        return true;
+    }
+    if (h->source == XVS_SOURCE_SYSFS) {
+        ok = xvs_ident_read(xvs_sysfs_inquiry, d->sysdir, &d->ident, errp);
+    } else {
+        const char *node = d->sg ?: d->block ?: d->tape;
+        g_autofree char *dev = NULL;
+        g_autofree char *path = NULL;
+
+        if (!node) {
+            g_set_error(errp, XVS_ERROR, XVS_ERROR_FAILED,
+                        "%s has no /dev/sg node (is the sg module loaded?)",
+                        d->hctl_str);
+            return false;
+        }
+        dev = g_strconcat("/dev/", node, NULL);
+        path = xvs_host_path(h, dev);
+        ok = xvs_ident_read(xvs_sg_inquiry, path, &d->ident, errp);
+    }
+    if (!ok) {
+        g_prefix_error(errp, "%s: ", d->hctl_str);
+        return false;
+    }
+    d->have_ident = true;
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Device nodes                                                        */
+
+/*
+ * The device number of node @real: from the node itself, or in a
+ * recorded /dev tree from a regular file holding "block M:m" or
+ * "char M:m".  Returns false for a regular file that is neither (an
+ * image).
+ */
+static bool node_rdev(XvsHost *h, const char *real, const struct stat *st,
+                      bool *blk, unsigned int *maj, unsigned int *min)
+{
+    g_autofree char *s = NULL;
+    char kind[8];
+
+    if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+        *blk = S_ISBLK(st->st_mode);
+        *maj = major(st->st_rdev);
+        *min = minor(st->st_rdev);
+        return true;
+    }
+    if (!h->recorded_dev || !S_ISREG(st->st_mode) || st->st_size > 64 ||
+        !g_file_get_contents(real, &s, NULL, NULL)) {
+        return false;
+    }
+    if (sscanf(s, "%7s %u:%u", kind, maj, min) != 3) {
+        return false;
+    }
+    *blk = !strcmp(kind, "block");
+    return *blk || !strcmp(kind, "char");
+}
+
+static bool resolve_path(XvsHost *h, const char *pdev, XvsPdev *out,
+                         GError **errp)
+{
+    g_autofree char *mapped = xvs_host_path(h, pdev);
+    g_autofree char *real = realpath(mapped, NULL);
+    g_autofree char *sysdev = NULL;
+    g_autofree char *part = NULL;
+    g_autofree char *link = NULL;
+    g_autofree char *scsidev = NULL;
+    struct stat st;
+    unsigned int maj, min;
+    bool blk;
+
+    if (!real || stat(real, &st) < 0) {
+        g_set_error(errp, XVS_ERROR, XVS_ERROR_NOT_FOUND, "%s: %s", pdev,
+                    g_strerror(errno));
+        return false;
+    }
+    if (!node_rdev(h, real, &st, &blk, &maj, &min)) {
+        if (S_ISREG(st.st_mode)) {
+            out->kind = XVS_PDEV_FILE;
+            out->other = g_strdup(pdev);
+            return true;
+        }
+        g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
+                    "%s: neither a device node nor an image file", pdev);
+        return false;
+    }
+    sysdev = g_strdup_printf("/sys/dev/%s/%u:%u", blk ? "block" : "char",
+                             maj, min);
+    part = g_strdup_printf("%s/partition", sysdev);
+    link = g_strdup_printf("%s/device", sysdev);
+    {
+        g_autofree char *p = xvs_host_path(h, part);
+        g_autofree char *l = xvs_host_path(h, link);
+
+        if (blk && g_file_test(p, G_FILE_TEST_EXISTS)) {
+            g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
+                        "%s is a partition; give the whole disk", pdev);
+            return false;
+        }
+        scsidev = realpath(l, NULL);
+    }
+    if (scsidev && is_scsi_device_dir(scsidev)) {
+        out->kind = XVS_PDEV_SCSI;
+        out->dev = dev_from_sysdir(scsidev, errp);
+        return out->dev != NULL;
+    }
+    if (blk) {
+        out->kind = XVS_PDEV_BLOCK;
+        out->other = g_strdup(pdev);
+        return true;
+    }
+    g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
+                "%s (char %u:%u) is not a SCSI device", pdev, maj, min);
+    return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* WWID and naa. names                                                 */
+
+static char *dev_label(const XvsDev *d)
+{
+    const char *node = d->block ?: d->tape ?: d->sg;
+
+    return node ? g_strdup_printf("%s (%s)", d->hctl_str, node)
+                : g_strdup(d->hctl_str);
+}
+
+static char *dev_list(GPtrArray *devs)
+{
+    g_autoptr(GPtrArray) labels = g_ptr_array_new_with_free_func(g_free);
+
+    for (unsigned int i = 0; i < devs->len; i++) {
+        g_ptr_array_add(labels, dev_label(g_ptr_array_index(devs, i)));
+    }
+    g_ptr_array_add(labels, NULL);
+    return g_strjoinv(", ", (char **)labels->pdata);
+}
+
+/*
+ * Every device whose designators match: @naa (with @lun, or -1) or else
+ * @wwid.
+ */
+static bool resolve_ident(XvsHost *h, const char *pdev, const char *wwid,
+                          const char *naa, long lun, XvsPdev *out,
+                          GError **errp)
+{
+    g_autoptr(GPtrArray) all = xvs_dev_scan(h, errp);
+    g_autoptr(GPtrArray) hits = g_ptr_array_new();
+    g_autoptr(GPtrArray) other_lun = g_ptr_array_new();
+    unsigned int unreadable = 0;
+
+    for (unsigned int i = 0; i < all->len; i++) {
+        XvsDev *d = g_ptr_array_index(all, i);
+        g_autoptr(GError) err = NULL;
+        unsigned int assoc;
+
+        if (!xvs_dev_read_ident(h, d, &err)) {
+            g_printerr("xen-vscsi: warning: %s (skipped)\n", err->message);
+            unreadable++;
+            continue;
+        }
+        if (naa) {
+            if (!xvs_ident_match_naa(&d->ident, naa, &assoc)) {
+                continue;
+            }
+            if (lun >= 0 && d->hctl[3] != lun) {
+                g_ptr_array_add(other_lun, d);
+                continue;
+            }
+            if (lun < 0 && assoc != XVS_ASSOC_LU) {
+                g_ptr_array_add(other_lun, d);
+                continue;
+            }
+            g_ptr_array_add(hits, d);
+        } else if (xvs_ident_match_wwid(&d->ident, wwid)) {
+            g_ptr_array_add(hits, d);
+        }
+    }
+    if (hits->len == 1) {
+        XvsDev *d = g_ptr_array_index(hits, 0);
+        guint idx;
+
+        g_ptr_array_find(all, d, &idx);
+        out->kind = XVS_PDEV_SCSI;
+        out->dev = g_ptr_array_steal_index(all, idx);
+        return true;
+    }
+    if (hits->len > 1) {
+        g_autofree char *list = dev_list(hits);
+
+        g_set_error(errp, XVS_ERROR, XVS_ERROR_AMBIGUOUS,
+                    "%s is ambiguous: it matches %s (several paths to one "
+                    "device?); give one of them as H:C:T:L", pdev, list);
+        return false;
+    }
+    if (other_lun->len) {
+        g_autofree char *list = dev_list(other_lun);
+
+        g_set_error(errp, XVS_ERROR, XVS_ERROR_NOT_FOUND,
+                    "%s: no such LUN; that NAA designator belongs to %s",
+                    pdev, list);
+        return false;
+    }
+    g_set_error(errp, XVS_ERROR, XVS_ERROR_NOT_FOUND,
+                "%s: no SCSI device of this host has that %s (%u devices "
+                "searched%s)", pdev, naa ? "NAA designator" : "WWID",
+                all->len - unreadable,
+                unreadable ? ", some unreadable: see the warnings" : "");
+    return false;
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+    return n && strspn(s, "0123456789abcdefABCDEF") == n;
+}
+
+bool xvs_pdev_resolve(XvsHost *h, const char *pdev, bool scsi_only,
+                      XvsPdev *out, GError **errp)
+{
+    unsigned int hctl[4];
+
+    memset(out, 0, sizeof(*out));
+    if (!*pdev) {
+        g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID, "empty p-dev");
+        return false;
+    }
+    if (g_str_has_prefix(pdev, "iscsi://")) {
+        out->kind = XVS_PDEV_ISCSI;
+        out->other = g_strdup(pdev);
+        return true;
+    }
+    if (pdev[0] == '/') {
+        if (!resolve_path(h, pdev, out, errp)) {
+            return false;
+        }
+        if (scsi_only && out->kind != XVS_PDEV_SCSI) {
+            g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
+                        "%s is not a SCSI device", pdev);
+            xvs_pdev_clear(out);
+            return false;
+        }
+        return true;
+    }
+    if (xvs_parse_hctl(pdev, hctl)) {
+        out->kind = XVS_PDEV_SCSI;
+        out->dev = xvs_dev_by_hctl(h, hctl, errp);
+        return out->dev != NULL;
+    }
+    if (!g_ascii_strncasecmp(pdev, "naa.", 4)) {
+        const char *hex = pdev + 4;
+        const char *colon = strchr(hex, ':');
+        size_t n = colon ? (size_t)(colon - hex) : strlen(hex);
+        g_autofree char *naa = g_strndup(hex, n);
+        long lun = -1;
+
+        if (!is_hex(hex, n) || (n != 16 && n != 32)) {
+            g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
+                        "%s: naa. wants 16 or 32 hex digits", pdev);
+            return false;
+        }
+        if (colon) {
+            char *end;
+
+            errno = 0;
+            lun = strtol(colon + 1, &end, 10);
+            if (!g_ascii_isdigit(colon[1]) || *end || errno ||
+                lun > 0xffff) {
+                g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
+                            "%s: bad LUN after the NAA name", pdev);
+                return false;
+            }
+        }
+        return resolve_ident(h, pdev, NULL, naa, lun, out, errp);
+    }
+    if (strchr("0123S8", pdev[0]) && pdev[1] &&
+        !strpbrk(pdev, "/ \t\n,")) {
+        return resolve_ident(h, pdev, pdev, NULL, -1, out, errp);
+    }
+    g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
+                "%s: not a p-dev (a /dev path, H:C:T:L, a scsi_id WWID, "
+                "naa.<hex>:<lun> or an iscsi:// URL)", pdev);
+    return false;
+}
