@@ -23,6 +23,7 @@
 #include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
+#include "qemu/timer.h"
 #include "qapi/error.h"
 #include "block/aio-wait.h"
 #include "hw/xen/xen-bus-helper.h"
@@ -45,10 +46,12 @@ struct XenPVSCSIReq {
     uint64_t buflen;            /* sum of the segment lengths */
     uint64_t done;              /* bytes transferred so far */
     int32_t cancel_rslt;        /* response if the SCSI layer cancels it */
-    bool orphan;                /* its ring is gone: answer nothing */
+    int64_t start_ns;           /* QEMU_CLOCK_REALTIME, when read */
+    bool orphan;                /* answered or its ring gone: answer nothing */
     bool cancelling;            /* scsi_req_cancel_async() was called */
     Notifier abort_done;        /* ABORT: the victim's cancel finished */
     SCSIDevice *reset_dev;      /* RESET: the LUN, referenced */
+    bool reset_started;         /* RESET: handed to the main loop */
     QTAILQ_ENTRY(XenPVSCSIReq) next;
     vscsiif_segment_t direct[VSCSIIF_SG_TABLESIZE];
 };
@@ -58,6 +61,7 @@ struct XenPVSCSIDataPlane {
     SCSIBus *bus;
     unsigned int devid;
     unsigned int max_sg_grant;
+    int64_t timeout_ns;         /* request-timeout, 0: none */
     IOThread *iothread;
     AioContext *ctx;
 
@@ -79,7 +83,12 @@ struct XenPVSCSIDataPlane {
     QEMUBH *bh;
     QTAILQ_HEAD(, XenPVSCSIReq) inflight;   /* from the current ring */
     unsigned int nr_inflight;
-    QTAILQ_HEAD(, XenPVSCSIReq) orphans;    /* from an older ring */
+    /* Answered (timed out) or from an older ring, and not ended yet */
+    QTAILQ_HEAD(, XenPVSCSIReq) orphans;
+    unsigned int nr_orphans;
+    unsigned int resets_waiting;    /* RESETs waiting for their LUN */
+    QEMUTimer *timer;           /* request-timeout */
+    bool timeout_warned;
 
     /* TMF work handed to another context and not back yet */
     unsigned int pending_bhs;   /* atomic */
@@ -143,6 +152,20 @@ static void xen_pvscsi_req_free(XenPVSCSIReq *req)
     g_free(req);
 }
 
+static void xen_pvscsi_start_resets(XenPVSCSIDataPlane *dp);
+
+/* Move @req from the ring's requests to the orphans: it is never answered. */
+static void xen_pvscsi_req_orphan(XenPVSCSIReq *req)
+{
+    XenPVSCSIDataPlane *dp = req->dp;
+
+    QTAILQ_REMOVE(&dp->inflight, req, next);
+    dp->nr_inflight--;
+    req->orphan = true;
+    QTAILQ_INSERT_TAIL(&dp->orphans, req, next);
+    dp->nr_orphans++;
+}
+
 /*
  * Answer @req (unless it is an orphan), take it off its list and free it.
  * Its SCSIRequest, if any, is detached and released.
@@ -152,9 +175,11 @@ static void xen_pvscsi_req_done(XenPVSCSIReq *req, int32_t rslt,
                                 uint8_t sense_len)
 {
     XenPVSCSIDataPlane *dp = req->dp;
+    bool had_sreq = req->sreq != NULL;
 
     if (req->orphan) {
         QTAILQ_REMOVE(&dp->orphans, req, next);
+        dp->nr_orphans--;
         trace_xen_pvscsi_orphan_done(dp->devid, req->rq.rqid);
     } else {
         QTAILQ_REMOVE(&dp->inflight, req, next);
@@ -175,6 +200,10 @@ static void xen_pvscsi_req_done(XenPVSCSIReq *req, int32_t rslt,
     if (dp->stalled && dp->running && !dp->ring_broken) {
         dp->stalled = false;
         qemu_bh_schedule(dp->bh);
+    }
+    /* A LUN's command ended: a reset may have waited for it. */
+    if (had_sreq && dp->resets_waiting) {
+        xen_pvscsi_start_resets(dp);
     }
 }
 
@@ -523,6 +552,7 @@ static void xen_pvscsi_reset_done_bh(void *opaque)
     XenPVSCSIDataPlane *dp = req->dp;
 
     trace_xen_pvscsi_reset_done(dp->devid, req->rq.rqid);
+    req->reset_dev = NULL;
     xen_pvscsi_req_done(req, XEN_VSCSIIF_RSLT_RESET_SUCCESS, 0, NULL, 0);
     qatomic_dec(&dp->pending_bhs);
     aio_wait_kick();
@@ -534,13 +564,82 @@ static void xen_pvscsi_reset_bh(void *opaque)
     XenPVSCSIReq *req = opaque;
     SCSIDevice *d = req->reset_dev;
 
-    req->reset_dev = NULL;
     /* The LUN may have been unplugged meanwhile. */
     if (qdev_is_realized(DEVICE(d))) {
         device_cold_reset(DEVICE(d));
     }
     object_unref(OBJECT(d));
     aio_bh_schedule_oneshot(req->dp->ctx, xen_pvscsi_reset_done_bh, req);
+}
+
+/* Does a command that we sent to @d still run in the SCSI layer? */
+static bool xen_pvscsi_lun_busy(XenPVSCSIDataPlane *dp, SCSIDevice *d)
+{
+    XenPVSCSIReq *r;
+
+    QTAILQ_FOREACH(r, &dp->inflight, next) {
+        if (r->sreq && r->sreq->dev == d) {
+            return true;
+        }
+    }
+    QTAILQ_FOREACH(r, &dp->orphans, next) {
+        if (r->sreq && r->sreq->dev == d) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Is a RESET of @d under way? */
+static bool xen_pvscsi_lun_resetting(XenPVSCSIDataPlane *dp, SCSIDevice *d)
+{
+    XenPVSCSIReq *r;
+
+    QTAILQ_FOREACH(r, &dp->inflight, next) {
+        if (r->reset_dev == d) {
+            return true;
+        }
+    }
+    QTAILQ_FOREACH(r, &dp->orphans, next) {
+        if (r->reset_dev == d) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Hand a RESET to the main loop once none of its LUN's commands runs any
+ * more: device_cold_reset() drains the LUN with the BQL held, and must not
+ * wait there for I/O that may never end (a dead iSCSI target).
+ */
+static void xen_pvscsi_reset_try_start(XenPVSCSIReq *req)
+{
+    XenPVSCSIDataPlane *dp = req->dp;
+
+    if (req->reset_started || xen_pvscsi_lun_busy(dp, req->reset_dev)) {
+        return;
+    }
+    req->reset_started = true;
+    dp->resets_waiting--;
+    qatomic_inc(&dp->pending_bhs);
+    aio_bh_schedule_oneshot(qemu_get_aio_context(), xen_pvscsi_reset_bh, req);
+}
+
+static void xen_pvscsi_start_resets(XenPVSCSIDataPlane *dp)
+{
+    XenPVSCSIReq *r;
+
+    QTAILQ_FOREACH(r, &dp->inflight, next) {
+        if (r->reset_dev && !r->reset_started) {
+            xen_pvscsi_reset_try_start(r);
+        }
+    }
+    QTAILQ_FOREACH(r, &dp->orphans, next) {
+        if (r->reset_dev && !r->reset_started) {
+            xen_pvscsi_reset_try_start(r);
+        }
+    }
 }
 
 static void xen_pvscsi_do_reset(XenPVSCSIReq *req, SCSIDevice *d)
@@ -552,10 +651,8 @@ static void xen_pvscsi_do_reset(XenPVSCSIReq *req, SCSIDevice *d)
                            req->rq.id, req->rq.lun);
     /*
      * Every command in flight on the LUN now is swept by the reset and
-     * answered with host RESET.  Cancel them here, before the reset drains
-     * the LUN: otherwise one that the drain lets finish could be answered
-     * with its own status.  A cancel may finish at once and free requests
-     * (an ABORT waiting for it too), so look again from the start.
+     * answered with host RESET.  A cancel may finish at once and free
+     * requests (an ABORT waiting for it too), so look again from the start.
      */
 restart:
     QTAILQ_FOREACH(r, &dp->inflight, next) {
@@ -567,13 +664,14 @@ restart:
         }
     }
     /*
-     * device_cold_reset() needs the BQL; it drains the LUN, so the
-     * cancelled commands have been answered when it returns.
+     * The reset itself waits until the cancelled commands have ended (the
+     * SCSI layer cannot stop one that the block layer still runs), so the
+     * guest gets exactly the answers above, and the main loop never waits.
      */
     object_ref(OBJECT(d));
     req->reset_dev = d;
-    qatomic_inc(&dp->pending_bhs);
-    aio_bh_schedule_oneshot(qemu_get_aio_context(), xen_pvscsi_reset_bh, req);
+    dp->resets_waiting++;
+    xen_pvscsi_reset_try_start(req);
 }
 
 static void xen_pvscsi_handle_request(XenPVSCSIReq *req)
@@ -612,6 +710,14 @@ static void xen_pvscsi_handle_request(XenPVSCSIReq *req)
     }
     switch (rq->act) {
     case VSCSIIF_ACT_SCSI_CDB:
+        if (xen_pvscsi_lun_resetting(dp, d)) {
+            /* The reset would sweep it: the guest retries it after. */
+            trace_xen_pvscsi_reject(dp->devid, rq->rqid, rq->act,
+                                    "LUN reset under way");
+            xen_pvscsi_req_done(req, RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_BUS_BUSY),
+                                0, NULL, 0);
+            break;
+        }
         xen_pvscsi_do_cdb(req, d);
         break;
     case VSCSIIF_ACT_SCSI_ABORT:
@@ -648,6 +754,74 @@ static void xen_pvscsi_ring_error(XenPVSCSIDataPlane *dp, const char *why)
     qemu_bh_schedule(dp->error_bh);
 }
 
+/*
+ * request-timeout: answer a request that has waited too long, as a
+ * transport failure (the guest fails it at once, as Linux does a command
+ * of a session gone for longer than the iSCSI replacement_timeout; a TMF
+ * failed), and orphan it: it frees its ring slot and rqid, but keeps its
+ * memory until the SCSI layer ends it.  Data of a READ is not copied to the
+ * guest any more; a WRITE may still reach the medium.
+ */
+static void xen_pvscsi_time_out(XenPVSCSIReq *req)
+{
+    XenPVSCSIDataPlane *dp = req->dp;
+    int32_t rslt = req->rq.act == VSCSIIF_ACT_SCSI_CDB ?
+        RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_TRANSPORT_FAILFAST) :
+        XEN_VSCSIIF_RSLT_RESET_FAILED;
+
+    trace_xen_pvscsi_timeout(dp->devid, req->rq.rqid, req->rq.act, rslt);
+    warn_report_once_cond(&dp->timeout_warned,
+                          "xen-pvscsi %u: requests time out after %u s; "
+                          "failing them to the guest", dp->devid,
+                          (unsigned int)(dp->timeout_ns /
+                                         NANOSECONDS_PER_SECOND));
+    xen_pvscsi_push_response(dp, req->rq.rqid, rslt, req->buflen - req->done,
+                             NULL, 0);
+    xen_pvscsi_req_orphan(req);
+    if (req->sreq && !req->cancelling) {
+        /* May end it at once, and free it */
+        req->cancelling = true;
+        scsi_req_cancel_async(req->sreq, NULL);
+    }
+    if (dp->stalled && dp->running && !dp->ring_broken) {
+        dp->stalled = false;
+        qemu_bh_schedule(dp->bh);
+    }
+}
+
+static void xen_pvscsi_timer_arm(XenPVSCSIDataPlane *dp)
+{
+    XenPVSCSIReq *oldest = QTAILQ_FIRST(&dp->inflight);
+
+    if (oldest) {
+        timer_mod(dp->timer, oldest->start_ns + dp->timeout_ns);
+    } else {
+        timer_del(dp->timer);
+    }
+}
+
+static void xen_pvscsi_timer_cb(void *opaque)
+{
+    XenPVSCSIDataPlane *dp = opaque;
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    XenPVSCSIReq *req;
+
+    if (!dp->running || dp->ring_broken) {
+        return;
+    }
+    /* The list is in arrival order: the oldest first */
+    dp->batching = true;
+    while ((req = QTAILQ_FIRST(&dp->inflight)) &&
+           now - req->start_ns >= dp->timeout_ns) {
+        xen_pvscsi_time_out(req);
+    }
+    dp->batching = false;
+    if (dp->rsp_pending) {
+        xen_pvscsi_flush_responses(dp);
+    }
+    xen_pvscsi_timer_arm(dp);
+}
+
 static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
 {
     RING_IDX rc, rp;
@@ -679,6 +853,7 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
             req = g_new0(XenPVSCSIReq, 1);
             req->dp = dp;
             req->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ABORT);
+            req->start_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
             RING_COPY_REQUEST(&dp->ring, rc, &req->rq);
             dp->ring.req_cons = ++rc;
             QTAILQ_INSERT_TAIL(&dp->inflight, req, next);
@@ -695,6 +870,9 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
              !RING_REQUEST_CONS_OVERFLOW(&dp->ring, dp->ring.req_cons));
     defer_call_end();
     dp->batching = false;
+    if (dp->timer && !timer_pending(dp->timer)) {
+        xen_pvscsi_timer_arm(dp);
+    }
     dp->stalled = !dp->ring_broken &&
                   dp->ring.req_cons != dp->ring.sring->req_prod;
     if (dp->rsp_pending) {
@@ -791,12 +969,12 @@ static void xen_pvscsi_stop_bh(void *opaque)
     dp->running = false;
     qemu_bh_cancel(dp->bh);
 
-    while ((req = QTAILQ_FIRST(&dp->inflight))) {
-        QTAILQ_REMOVE(&dp->inflight, req, next);
-        req->orphan = true;
-        QTAILQ_INSERT_TAIL(&dp->orphans, req, next);
+    if (dp->timer) {
+        timer_del(dp->timer);
     }
-    dp->nr_inflight = 0;
+    while ((req = QTAILQ_FIRST(&dp->inflight))) {
+        xen_pvscsi_req_orphan(req);
+    }
 
     /*
      * Cancel what is still in the SCSI layer.  A cancel may finish at once
@@ -853,6 +1031,7 @@ typedef struct XenPVSCSICount {
     XenPVSCSIDataPlane *dp;
     GHashTable *per_lun;
     unsigned int total;
+    unsigned int abandoned;
 } XenPVSCSICount;
 
 /* In ctx, or in the main loop with ctx quiet */
@@ -873,10 +1052,12 @@ static void xen_pvscsi_count_bh(void *opaque)
         g_hash_table_insert(count->per_lun, d, GUINT_TO_POINTER(n + 1));
         count->total++;
     }
+    count->abandoned = count->dp->nr_orphans;
 }
 
 unsigned int xen_pvscsi_dataplane_count_inflight(XenPVSCSIDataPlane *dp,
-                                                 GHashTable *per_lun)
+                                                 GHashTable *per_lun,
+                                                 uint32_t *abandoned)
 {
     XenPVSCSICount count = { .dp = dp, .per_lun = per_lun };
 
@@ -885,6 +1066,7 @@ unsigned int xen_pvscsi_dataplane_count_inflight(XenPVSCSIDataPlane *dp,
     } else {
         aio_wait_bh_oneshot(dp->ctx, xen_pvscsi_count_bh, &count);
     }
+    *abandoned = count.abandoned;
     return count.total;
 }
 
@@ -909,6 +1091,7 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
                                                 SCSIBus *bus,
                                                 unsigned int devid,
                                                 unsigned int max_sg_grant,
+                                                unsigned int request_timeout,
                                                 IOThread *iothread)
 {
     XenPVSCSIDataPlane *dp = g_new0(XenPVSCSIDataPlane, 1);
@@ -930,6 +1113,11 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
                                 &DEVICE(xendev)->mem_reentrancy_guard);
     dp->error_bh = qemu_bh_new_guarded(xen_pvscsi_error_bh, dp,
                                        &DEVICE(xendev)->mem_reentrancy_guard);
+    if (request_timeout) {
+        dp->timeout_ns = request_timeout * NANOSECONDS_PER_SECOND;
+        dp->timer = aio_timer_new(dp->ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
+                                  xen_pvscsi_timer_cb, dp);
+    }
     return dp;
 }
 
@@ -953,6 +1141,9 @@ void xen_pvscsi_dataplane_destroy(XenPVSCSIDataPlane *dp)
     assert(QTAILQ_EMPTY(&dp->orphans));
     qemu_bh_delete(dp->bh);
     qemu_bh_delete(dp->error_bh);
+    if (dp->timer) {
+        timer_free(dp->timer);
+    }
     if (dp->iothread) {
         object_unref(OBJECT(dp->iothread));
     }

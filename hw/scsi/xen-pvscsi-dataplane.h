@@ -28,6 +28,7 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
                                                 SCSIBus *bus,
                                                 unsigned int devid,
                                                 unsigned int max_sg_grant,
+                                                unsigned int request_timeout,
                                                 IOThread *iothread);
 void xen_pvscsi_dataplane_destroy(XenPVSCSIDataPlane *dp);
 AioContext *xen_pvscsi_dataplane_get_aio_context(XenPVSCSIDataPlane *dp);
@@ -43,10 +44,13 @@ void xen_pvscsi_dataplane_stop(XenPVSCSIDataPlane *dp);
 
 /*
  * Count the guest's requests in progress: in total (returned) and per LUN
- * (@per_lun: SCSIDevice * -> count, as GUINT_TO_POINTER).
+ * (@per_lun: SCSIDevice * -> count, as GUINT_TO_POINTER); and in
+ * @abandoned, those the guest was answered for (or whose ring is gone)
+ * that the SCSI layer has not ended yet.
  */
 unsigned int xen_pvscsi_dataplane_count_inflight(XenPVSCSIDataPlane *dp,
-                                                 GHashTable *per_lun);
+                                                 GHashTable *per_lun,
+                                                 uint32_t *abandoned);
 
 void xen_pvscsi_dataplane_drained_begin(XenPVSCSIDataPlane *dp);
 void xen_pvscsi_dataplane_drained_end(XenPVSCSIDataPlane *dp);

@@ -690,11 +690,18 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
                    VSCSIIF_SG_TABLESIZE, (unsigned)XEN_PVSCSI_MAX_SG_GRANT);
         return;
     }
+    if (s->request_timeout > XEN_PVSCSI_MAX_REQUEST_TIMEOUT) {
+        error_setg(errp, "request-timeout must be at most %u seconds",
+                   XEN_PVSCSI_MAX_REQUEST_TIMEOUT);
+        return;
+    }
 
     s->luns = g_hash_table_new_full(NULL, NULL, NULL, xen_pvscsi_lun_free);
     s->toolstack_index = -1;
     s->dataplane = xen_pvscsi_dataplane_create(xendev, &s->bus, s->devid,
-                                               s->max_sg_grant, s->iothread);
+                                               s->max_sg_grant,
+                                               s->request_timeout,
+                                               s->iothread);
 
     scsi_bus_init(&s->bus, sizeof(s->bus), DEVICE(s), &xen_pvscsi_scsi_info);
     qbus_set_hotplug_handler(BUS(&s->bus), OBJECT(s));
@@ -829,6 +836,7 @@ static const Property xen_pvscsi_props[] = {
                        XEN_PVSCSI_DEFAULT_SG_GRANT),
     DEFINE_PROP_LINK("iothread", XenPVSCSI, iothread, TYPE_IOTHREAD,
                      IOThread *),
+    DEFINE_PROP_UINT32("request-timeout", XenPVSCSI, request_timeout, 0),
     /* Read only; the getters do not use the field */
     DEFINE_PROP("state", XenPVSCSI, next_dev, xen_pvscsi_prop_state,
                 unsigned int),
@@ -946,8 +954,10 @@ static XenPVSCSIInfo *xen_pvscsi_info(XenPVSCSI *s)
         info->iothread = g_strdup(object_get_canonical_path_component(
             OBJECT(s->iothread)));
     }
+    info->request_timeout = s->request_timeout;
     info->in_flight = xen_pvscsi_dataplane_count_inflight(s->dataplane,
-                                                          inflight);
+                                                          inflight,
+                                                          &info->abandoned);
     QTAILQ_FOREACH(kid, &s->bus.qbus.children, sibling) {
         SCSIDevice *d = SCSI_DEVICE(kid->child);
         XenPVSCSILun *lun = xen_pvscsi_lun(s, d);

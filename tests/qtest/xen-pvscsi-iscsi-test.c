@@ -602,8 +602,8 @@ static void test_tape_changer(void)
  * retries the login for as long as it takes; its command timeout does not
  * run without a connection): they stay in flight, the host goes on serving
  * its other LUNs, and once the target is back every request completes and
- * every write is on disk.  (Failing them after a bounded time is not done:
- * see the device's documentation.)
+ * every write is on disk.  (With request-timeout, the next case, they are
+ * failed to the guest after that time instead.)
  */
 static void test_target_killed(void)
 {
@@ -694,6 +694,203 @@ static void test_target_killed(void)
             rw10(&f, &c, 0, id, true, 70000 + id * 128, abuf, 64 * KiB);
         }
         g_assert_cmphex(c.rslt, ==, 0);
+        check_disk_file((70000 + id * 128) * 512ULL, abuf, 64 * KiB);
+    }
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/* query-xen-pvscsi's numbers for host @devid */
+static void query_counts(QXen *x, unsigned int devid, int64_t *in_flight,
+                         int64_t *abandoned, int64_t *timeout)
+{
+    QDict *rsp = qtest_qmp(x->qts, "{'execute': 'query-xen-pvscsi'}");
+    QListEntry *e;
+    bool found = false;
+
+    g_assert_true(qdict_haskey(rsp, "return"));
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        QDict *host = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(host, "devid") == devid) {
+            *in_flight = qdict_get_int(host, "in-flight");
+            *abandoned = qdict_get_int(host, "abandoned");
+            *timeout = qdict_get_int(host, "request-timeout");
+            found = true;
+        }
+    }
+    g_assert_true(found);
+    qobject_unref(rsp);
+}
+
+/* Wait up to 60 s for the LUNs to end every abandoned request. */
+static void wait_abandoned_gone(QXen *x)
+{
+    gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+    int64_t in_flight, abandoned, timeout;
+
+    do {
+        query_counts(x, 0, &in_flight, &abandoned, &timeout);
+        if (!abandoned) {
+            break;
+        }
+        g_usleep(100 * 1000);
+    } while (g_get_monotonic_time() < deadline);
+    g_assert_cmpint(abandoned, ==, 0);
+}
+
+/* A command that may meet the new session's unit attention(s) first */
+static void rw10_after_ua(QVscsiFront *f, QVscsiCmd *c, int id, bool write,
+                          uint32_t lba, uint8_t *buf, size_t len)
+{
+    for (int i = 0; i < 4; i++) {
+        rw10(f, c, 0, id, write, lba, buf, len);
+        if (c->rslt != 0x02 || (c->sense[2] & 0xf) != 0x6) {
+            break;
+        }
+    }
+    g_assert_cmphex(c->rslt, ==, 0);
+}
+
+/*
+ * The same crash with request-timeout=3: the requests the target took
+ * down are failed to the guest with host status TRANSPORT_FAILFAST (what
+ * Linux fails a command with when its iSCSI session stays down), so the
+ * guest is never left waiting.  The LUN keeps them until the target is
+ * back (query-xen-pvscsi counts them as abandoned); a LUN RESET meanwhile
+ * fails after the timeout too, without blocking QEMU's main loop; and
+ * once the target is back, everything acknowledged is on disk and new
+ * I/O works.
+ */
+static void test_target_killed_timeout(void)
+{
+    g_autofree char *ib = iscsi_blockdev("ib", DISK_LUN);
+    g_autofree char *ih = iscsi_blockdev("ih", DISK_LUN);
+    QXen *x;
+    QVscsiFront f;
+    QVscsiCmd a, b[8], c, w, r;
+    g_autofree uint8_t *abuf = g_malloc(512 * KiB);
+    g_autofree uint8_t *bbuf = g_malloc(8 * 512 * KiB);
+    int64_t in_flight, abandoned, timeout;
+    gint64 start, deadline;
+    QDict *rsp;
+
+    x = qxen_start(DOMID,
+        "%s%s-blockdev driver=null-co,node-name=null0,size=1048576,"
+        "read-zeroes=on "
+        "-device xen-pvscsi,id=vscsi0,devid=0,request-timeout=3 "
+        "-device scsi-block,bus=vscsi0.0,scsi-id=0,drive=ib "
+        "-device scsi-hd,bus=vscsi0.0,scsi-id=1,drive=ih "
+        "-device scsi-hd,bus=vscsi0.0,scsi-id=2,drive=null0", ib, ih);
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 0);
+    clear_ua(&f, 0, 1);
+    clear_ua(&f, 0, 2);
+    query_counts(x, 0, &in_flight, &abandoned, &timeout);
+    g_assert_cmpint(timeout, ==, 3);
+
+    /* Acknowledged before the crash: must survive it */
+    fill(abuf, 512 * KiB, 1);
+    rw10(&f, &a, 0, 0, true, 50000, abuf, 512 * KiB);
+    g_assert_cmphex(a.rslt, ==, 0);
+
+    tgt_run("kill", NULL);
+    start = g_get_monotonic_time();
+    for (int i = 0; i < 8; i++) {
+        uint8_t cdb[10] = { 0x2a };
+
+        fill(bbuf + i * 512 * KiB, 512 * KiB, 10 + i);
+        stl_be_p(cdb + 2, 60000 + i * 1024);
+        stw_be_p(cdb + 7, 1024);
+        qvscsi_cmd_init(&b[i], 0, i & 1, 0, cdb, 10, VSCSIIF_DMA_TO_DEVICE,
+                        bbuf + i * 512 * KiB, 512 * KiB);
+        qvscsi_cmd_start(&f, &b[i]);
+    }
+    qvscsi_push(&f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+    /* They wait for the target first */
+    query_counts(x, 0, &in_flight, &abandoned, &timeout);
+    g_assert_cmpint(in_flight, ==, 8);
+    g_assert_cmpint(abandoned, ==, 0);
+
+    /* Then they are failed; the test gives up waiting after 60 s */
+    deadline = start + 60 * G_USEC_PER_SEC;
+    while (f.nr_pending && g_get_monotonic_time() < deadline) {
+        qvscsi_poll(&f, 100);
+    }
+    g_assert_cmpuint(f.nr_pending, ==, 0);
+    g_test_message("8 writes failed after %.1f s",
+                   (g_get_monotonic_time() - start) / 1e6);
+    for (int i = 0; i < 8; i++) {
+        g_assert_cmphex(b[i].rslt, ==,
+                        XEN_VSCSIIF_RSLT_HOST_TRANSPORT_FAILFAST << 16);
+        g_assert_cmpuint(b[i].sense_len, ==, 0);
+    }
+    query_counts(x, 0, &in_flight, &abandoned, &timeout);
+    g_assert_cmpint(in_flight, ==, 0);
+    g_test_message("abandoned, still with the LUNs: %" PRId64, abandoned);
+    g_assert_cmpint(abandoned, <=, 8);
+
+    /* The host still serves its other LUN, and the ring's slots are free */
+    rw10(&f, &c, 0, 2, false, 0, abuf, 4096);
+    g_assert_cmphex(c.rslt, ==, 0);
+
+    /*
+     * The guest's error handling: a LUN RESET with a command in flight.
+     * Both end after the timeout (the command failed, the reset FAILED),
+     * and meanwhile QEMU's main loop answers (QMP, the other LUN) and a
+     * new command to the LUN being reset is told to retry.
+     */
+    {
+        uint8_t cdb[10] = { 0x28 };
+
+        stl_be_p(cdb + 2, 50000);
+        stw_be_p(cdb + 7, 8);
+        qvscsi_cmd_init(&w, 0, 0, 0, cdb, 10, VSCSIIF_DMA_FROM_DEVICE,
+                        abuf, 4096);
+        qvscsi_cmd_start(&f, &w);
+        qvscsi_cmd_init(&r, 0, 0, 0, cdb, 0, VSCSIIF_DMA_NONE, NULL, 0);
+        r.act = VSCSIIF_ACT_SCSI_RESET;
+        qvscsi_cmd_start(&f, &r);
+        qvscsi_push(&f);
+    }
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+    rsp = qtest_qmp(x->qts, "{'execute': 'query-status'}");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    rw10(&f, &c, 0, 2, false, 0, abuf, 4096);
+    g_assert_cmphex(c.rslt, ==, 0);
+    rw10(&f, &c, 0, 0, false, 0, abuf, 4096);
+    g_assert_cmphex(c.rslt, ==, XEN_VSCSIIF_RSLT_HOST_BUS_BUSY << 16);
+    g_assert_false(w.done);
+    g_assert_false(r.done);
+    qvscsi_cmd_wait(&f, &r);
+    qvscsi_cmd_wait(&f, &w);
+    g_assert_cmphex(r.rslt, ==, XEN_VSCSIIF_RSLT_RESET_FAILED);
+    /*
+     * The reset cancelled the command: its answer is host RESET if the
+     * iSCSI driver could drop it, else it timed out like the writes.
+     */
+    g_test_message("command under the reset: rslt 0x%x", w.rslt);
+    g_assert_true(w.rslt == XEN_VSCSIIF_RSLT_HOST_RESET << 16 ||
+                  w.rslt == XEN_VSCSIIF_RSLT_HOST_TRANSPORT_FAILFAST << 16);
+
+    /* The target comes back: the LUNs end what they kept, then the reset */
+    tgt_run("restart", NULL);
+    wait_abandoned_gone(x);
+
+    /* Everything acknowledged is there, and new requests work */
+    fill(abuf, 512 * KiB, 1);
+    check_disk_file(50000 * 512ULL, abuf, 512 * KiB);
+    for (int id = 0; id < 2; id++) {
+        fill(abuf, 64 * KiB, 3 + id);
+        rw10_after_ua(&f, &c, id, true, 70000 + id * 128, abuf, 64 * KiB);
+        check_disk_file((70000 + id * 128) * 512ULL, abuf, 64 * KiB);
+        memset(abuf, 0, 64 * KiB);
+        rw10_after_ua(&f, &c, id, false, 70000 + id * 128, abuf, 64 * KiB);
         check_disk_file((70000 + id * 128) * 512ULL, abuf, 64 * KiB);
     }
 
@@ -844,6 +1041,8 @@ int main(int argc, char **argv)
     qtest_add_func("/xen-pvscsi/iscsi/toolstack-url", test_toolstack_url);
     qtest_add_func("/xen-pvscsi/iscsi/login-refused", test_login_refused);
     qtest_add_func("/xen-pvscsi/iscsi/target-killed", test_target_killed);
+    qtest_add_func("/xen-pvscsi/iscsi/target-killed-timeout",
+                   test_target_killed_timeout);
     ret = g_test_run();
     tgt_stop();
     return ret;

@@ -945,16 +945,25 @@ static void test_reset_inflight(void)
     read_start(&f, &r[2], 2, 3, 30, fbuf, sizeof(fbuf));
     qvscsi_push(&f);
 
-    /* The reset drains the LUN: no clock needed */
-    qvscsi_cmd_wait(&f, &reset);
-    g_assert_true(r[0].done && r[1].done);
+    /*
+     * The reset waits for the cancelled commands, which the throttle still
+     * holds, without holding up anything else: another LUN is served, and
+     * a new command to this one is told to retry.
+     */
+    qvscsi_cmd_wait(&f, &r[2]);
+    check_read(&r[2], 1, 30);
+    cmd_init(&tur, 0, 0, 0, tur_cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd(&f, &tur);
+    g_assert_cmphex(tur.rslt, ==, XEN_VSCSIIF_RSLT_HOST_BUS_BUSY << 16);
+    g_assert_false(reset.done || r[0].done || r[1].done);
+
+    /* Once the commands end, the reset is done */
+    run_clock_until_idle(x, &f);
     for (int i = 0; i < 2; i++) {
         g_assert_cmphex(r[i].rslt, ==, XEN_VSCSIIF_RSLT_HOST_RESET << 16);
         g_assert_cmpuint(r[i].seq, <, reset.seq);
     }
     g_assert_cmphex(reset.rslt, ==, XEN_VSCSIIF_RSLT_RESET_SUCCESS);
-    qvscsi_cmd_wait(&f, &r[2]);
-    check_read(&r[2], 1, 30);
 
     /* The LUN reports the reset, LUN 0:2:3 does not */
     cmd_init(&tur, 0, 0, 0, tur_cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
@@ -1440,7 +1449,9 @@ static void test_query(void)
     g_assert_cmpint(qdict_get_int(h, "max-sg-grant"), ==, 128);
     g_assert_cmpstr(qdict_get_try_str(h, "iothread"), ==,
                     use_iothread ? "io0" : NULL);
+    g_assert_cmpint(qdict_get_int(h, "request-timeout"), ==, 0);
     g_assert_cmpint(qdict_get_int(h, "in-flight"), ==, 0);
+    g_assert_cmpint(qdict_get_int(h, "abandoned"), ==, 0);
     g_assert_cmpint(qlist_size(qdict_get_qlist(h, "luns")), ==, 3);
     check_lun_info(find_lun(h, 0, 0, 0), 0, "initialising", "scsi-hd:d0",
                    "lun0", "scsi-hd", "d0", img[0], 0, "QEMU HARDDISK", 0);

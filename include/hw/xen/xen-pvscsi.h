@@ -35,6 +35,9 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenPVSCSI, XEN_PVSCSI)
 #define XEN_PVSCSI_MAX_TARGET   63
 #define XEN_PVSCSI_MAX_LUN      255
 
+/* request-timeout: at most a day, in seconds */
+#define XEN_PVSCSI_MAX_REQUEST_TIMEOUT  86400
+
 typedef struct XenPVSCSIDataPlane XenPVSCSIDataPlane;
 
 struct XenPVSCSI {
@@ -44,6 +47,7 @@ struct XenPVSCSI {
     uint32_t devid;
     uint32_t max_sg_grant;
     IOThread *iothread;
+    uint32_t request_timeout;   /* seconds, 0: none */
 
     SCSIBus bus;
     GHashTable *luns;           /* SCSIDevice * -> XenPVSCSILun * */
