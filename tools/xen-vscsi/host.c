@@ -453,6 +453,11 @@ bool xvs_pdev_resolve(XvsHost *h, const char *pdev, bool scsi_only,
         out->dev = xvs_dev_by_hctl(h, hctl, errp);
         return out->dev != NULL;
     }
+    if (strchr(pdev, ':') && strspn(pdev, "0123456789:") == strlen(pdev)) {
+        g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
+                    "%s is not H:C:T:L", pdev);
+        return false;
+    }
     if (!g_ascii_strncasecmp(pdev, "naa.", 4)) {
         const char *hex = pdev + 4;
         const char *colon = strchr(hex, ':');
