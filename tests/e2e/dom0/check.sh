@@ -1,0 +1,376 @@
+#!/bin/bash
+# check-e2e, dom0 side (/mnt/payload/test.sh).  Sets up the LUN sources
+# (image files, scsi_debug, a private tgtd on 127.0.0.1), then for each
+# guest kind in /mnt/payload/kinds (pv, hvm) starts a guest whose xen-pvscsi
+# backend is our QEMU, drives the hotplug steps over QMP while the guest
+# runs, and judges what the guest reported (guest/init-check.sh) against
+# what dom0 knows: prints "E2E-TAP: ok N - name" / "not ok N - name".
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+P=/mnt/payload
+Q=$P/qemu/bin/qemu-system-i386
+W=/root/e2e
+KINDS=$(cat $P/kinds 2>/dev/null || echo "pv hvm")
+mkdir -p $W /run/e2e
+up() { cut -d' ' -f1 /proc/uptime; }
+info() { echo "E2E-INFO: [$(up)] $*"; }
+N=0; FAILED=0
+tap() { # ok|"" NAME [why]
+  N=$((N + 1))
+  if [ "$1" = ok ]; then echo "E2E-TAP: ok $N - $2"
+  else echo "E2E-TAP: not ok $N - $2${3:+ # $3}"; FAILED=$((FAILED + 1)); fi
+}
+# value of key K in a "E2E-G ..." line
+# (pure bash: every process costs in a PV dom0 under TCG)
+kv() { local s=" $1 "; [[ $s == *" $2="* ]] || return 0; s=${s#*" $2="}; echo "${s%% *}"; }
+md5at() { # FILE OFFSET_MIB MIB [dd args]
+  dd if="$1" bs=1M skip="$2" count="$3" status=none ${4:-} | md5sum | cut -d' ' -f1
+}
+
+# ------------------------------------------------------------------ setup
+info "dom0 $(uname -r), $(nproc) vCPUs, $(xl info | sed -n 's/^xen_version *: //p'), payload kinds: $KINDS"
+xl list >/dev/null || { tap "" "dom0: xl works"; exit 1; }
+v=$($Q -version 2>&1 | head -1)
+$Q -device help 2>/dev/null | grep -q '"xen-pvscsi"'; r=$?
+[ $r = 0 ] && tap ok "dom0: our QEMU runs in dom0 ($v) and has xen-pvscsi" ||
+  { tap "" "dom0: our QEMU runs in dom0" "$v"; $Q -version; ldd $Q | grep 'not found'; exit 1; }
+
+# scsi-hd images: sizes differ so that READ CAPACITY tells them apart
+declare -A IMG SIZE
+for n in d0:64 d1:32 d2:48 d3:16 hot:8; do
+  IMG[${n%:*}]=$W/${n%:*}.img; SIZE[${n%:*}]=${n#*:}
+  rm -f $W/${n%:*}.img; truncate -s ${n#*:}M $W/${n%:*}.img
+done
+
+# scsi_debug: two disk hosts with a store each, then a tape host (ptype 1).
+# ptype is global to scsi_debug (every LUN answers INQUIRY with the current
+# value), so it goes back to 0 once the tape host is scanned: dom0 keeps its
+# st device (for the xen-vscsi resolve checks), but only the disks are
+# passed through (the tape passthrough is the iSCSI tape below).
+SD=/sys/bus/pseudo/drivers/scsi_debug
+modprobe scsi_debug dev_size_mb=16 num_tgts=1 max_luns=1 add_host=2 per_host_store=1 ptype=0 ||
+  modprobe scsi_debug dev_size_mb=16 num_tgts=1 max_luns=1 add_host=2 ptype=0
+echo 1 > $SD/ptype && echo 1 > $SD/add_host
+udevadm settle -t 30
+echo 0 > $SD/ptype
+SDDISK=(); SDTAPE=
+for s in /sys/bus/scsi/devices/*:*:*:*; do
+  [ "$(cat $s/model 2>/dev/null | tr -d ' ')" = scsi_debug ] || continue
+  case $(cat $s/type) in
+    0) SDDISK+=(${s##*/});;
+    1) SDTAPE=${s##*/};;
+  esac
+done
+sgof() { ls /sys/bus/scsi/devices/$1/scsi_generic 2>/dev/null | head -1; }
+blkof() { ls /sys/bus/scsi/devices/$1/block 2>/dev/null | head -1; }
+SDREV=$(cat /sys/bus/scsi/devices/${SDDISK[0]}/rev 2>/dev/null | tr -d ' ')
+info "scsi_debug: disks ${SDDISK[*]} (/dev/$(blkof ${SDDISK[0]}), /dev/$(sgof ${SDDISK[1]})), tape $SDTAPE (/dev/$(sgof $SDTAPE)), rev $SDREV"
+lsscsi -g | sed 's/^/E2E-INFO:   /'
+[ ${#SDDISK[@]} = 2 ] && [ -n "$SDTAPE" ] && [ -n "$(sgof $SDTAPE)" ] &&
+  tap ok "dom0: scsi_debug gives two disks and a tape (${SDDISK[*]} $SDTAPE)" ||
+  tap "" "dom0: scsi_debug gives two disks and a tape" "disks=${SDDISK[*]} tape=$SDTAPE"
+SDB=/dev/$(blkof ${SDDISK[0]}); SDG=/dev/$(sgof ${SDDISK[1]}); SDGB=/dev/$(blkof ${SDDISK[1]})
+SDT=/dev/$(sgof $SDTAPE)
+
+# tgtd: a disk (LUN 1) and a tape (LUN 2), on 127.0.0.1 only
+TGT=$W/tgt
+tl=$(sh $P/tgt-target.sh start $TGT disk:$TGT/disk.img:32 tape:$TGT/tape.img:32 2>&1); r=$?
+. $TGT/env 2>/dev/null
+[ $r = 0 ] && ss -ltn 2>/dev/null | grep -q "127.0.0.1:$TGT_PORT" &&
+  tap ok "dom0: tgtd listens on 127.0.0.1:$TGT_PORT only ($TGT_IQN, disk + tape)" ||
+  tap "" "dom0: tgtd on 127.0.0.1" "$tl"
+ss -ltn | sed 's/^/E2E-INFO:   /'
+TAPE0=$(stat -c %s $TGT/tape.img 2>/dev/null)
+INI=iqn.2026-11.org.qemu-xen-pvscsi:e2e-dom0
+
+# ------------------------------------------------------------------ QEMU's LUNs
+# v-dev (devid:channel:target:lun) -> what the guest must see
+ARGS=()
+for d in d0 d1 d2 d3; do
+  ARGS+=(-blockdev "driver=file,node-name=f$d,filename=${IMG[$d]}" -blockdev "driver=raw,node-name=$d,file=f$d")
+done
+ARGS+=(-blockdev "driver=host_device,node-name=sdb,filename=$SDB"
+       -blockdev "driver=host_device,node-name=sdg,filename=$SDG"
+       -blockdev "driver=iscsi,node-name=id,transport=tcp,portal=$TGT_PORTAL,target=$TGT_IQN,lun=1,initiator-name=$INI"
+       -blockdev "driver=iscsi,node-name=it,transport=tcp,portal=$TGT_PORTAL,target=$TGT_IQN,lun=2,initiator-name=$INI"
+       -device xen-pvscsi,id=h0,devid=0
+       -device scsi-hd,id=l0000,bus=h0.0,channel=0,scsi-id=0,lun=0,drive=d0
+       -device scsi-hd,id=l0003,bus=h0.0,channel=0,scsi-id=0,lun=3,drive=d1
+       -device scsi-hd,id=l0050,bus=h0.0,channel=0,scsi-id=5,lun=0,drive=d2
+       -device scsi-hd,id=l0123,bus=h0.0,channel=1,scsi-id=2,lun=3,drive=d3
+       -device xen-pvscsi,id=h1,devid=1
+       -device scsi-block,id=l1000,bus=h1.0,channel=0,scsi-id=0,lun=0,drive=sdb
+       -device scsi-generic,id=l1010,bus=h1.0,channel=0,scsi-id=1,lun=0,drive=sdg
+       -device scsi-block,id=l1030,bus=h1.0,channel=0,scsi-id=3,lun=0,drive=id
+       -device scsi-generic,id=l1040,bus=h1.0,channel=0,scsi-id=4,lun=0,drive=it)
+# vdev:type:what
+EXPECT="0:0:0:0:0:d0 0:0:0:3:0:d1 0:0:5:0:0:d2 0:1:2:3:0:d3 1:0:0:0:0:sdb 1:0:1:0:0:sdg 1:0:3:0:0:id 1:0:4:0:1:it"
+NLUNS=8
+HOT=0:0:4:0
+GARGS="e2e.luns=$NLUNS e2e.data=0:0:0:0@8,0:1:2:3@2,1:0:0:0@2,1:0:1:0@2,1:0:3:0@2 e2e.tape=1:0:4:0 e2e.hot=$HOT e2e.hba=1"
+
+# ------------------------------------------------------------------ one guest
+run_guest() { # pv|hvm
+  local K=$1 name=e2e-$1 D QPID= QMPS cl t0 t1
+  cl=/var/log/xen/console/guest-$name.log
+  rm -f $cl /var/log/xen/qemu-dm-$name.log
+  info "===== $K guest ====="
+  if [ $K = pv ]; then
+    cat > /tmp/$name.cfg <<CFG
+name = "$name"
+type = "pv"
+kernel = "$P/vmlinuz"
+ramdisk = "$P/guest-initrd.cpio.gz"
+extra = "console=hvc0 panic=-1 loglevel=4 e2e.kind=pv $GARGS"
+memory = 256
+vcpus = 1
+on_poweroff = "destroy"
+on_reboot = "destroy"
+on_crash = "destroy"
+CFG
+  else
+    local dm="" a
+    for a in "${ARGS[@]}"; do dm="$dm\"$a\", "; done
+    cat > /tmp/$name.cfg <<CFG
+name = "$name"
+type = "hvm"
+kernel = "$P/vmlinuz"
+ramdisk = "$P/guest-initrd.cpio.gz"
+cmdline = "console=ttyS0,115200 console=hvc0 panic=-1 loglevel=4 e2e.kind=hvm $GARGS"
+memory = 256
+vcpus = 1
+hap = 1
+acpi = 1
+xen_platform_pci = 1
+vga = "none"
+nographic = 1
+vnc = 0
+sdl = 0
+serial = "file:/var/log/xen/$name-serial.log"
+device_model_version = "qemu-xen"
+device_model_override = "$Q"
+device_model_args_hvm = [ ${dm%, } ]
+# QEMU's TCG SVM: XSETBV is not intercepted, RDTSCP exits as RDTSC
+cpuid = "host,xsave=0,rdtscp=0"
+on_poweroff = "destroy"
+on_reboot = "destroy"
+on_crash = "destroy"
+CFG
+  fi
+  t0=$(date +%s.%N)
+  if ! xl create -p /tmp/$name.cfg > /tmp/$name-create.log 2>&1; then
+    cat /tmp/$name-create.log; cat /var/log/xen/qemu-dm-$name.log 2>/dev/null
+    tap "" "$K: xl create"; return 1
+  fi
+  D=$(xl domid $name)
+  if [ $K = pv ]; then
+    QMPS=/run/e2e/qmp-$name.sock
+    timeout -k 5 1200 $Q -machine xenpv -xen-domid $D -xen-attach -nodefaults -display none \
+      -monitor none -serial none -parallel none -qmp unix:$QMPS,server=on,wait=off \
+      "${ARGS[@]}" > /tmp/$name-qemu.log 2>&1 &
+    QPID=$!
+    local i
+    for i in $(seq 1 60); do
+      [ "$(xenstore-read /local/domain/0/backend/qvscsi/$D/1/state 2>/dev/null)" = 2 ] && break
+      kill -0 $QPID 2>/dev/null || break; sleep 0.5
+    done
+  else
+    QMPS=/var/run/xen/qmp-libxl-$D
+    QPID=$(pgrep -f -- "-xen-domid $D .*xenfv" | head -1)
+  fi
+  info "$K: domain $D created paused in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}")s; QEMU pid $QPID; backends:"
+  xenstore-ls -f /local/domain/0/backend/qvscsi/$D 2>&1 | grep -E '/(state|feature-sg-grant|v-dev|p-dev)' | sed 's/^/E2E-INFO:   /'
+  local xs0; xs0=$(xenstore-read /local/domain/0/backend/qvscsi/$D/0/state /local/domain/0/backend/qvscsi/$D/1/state 2>&1 | tr '\n' ' ')
+  t1=$(date +%s.%N)
+  xl unpause $name
+  # ---- follow the guest; drive hotplug when it asks
+  local step=0 conn="" hadd=-1 hq="" hdel=-1 bdel=-1 bq="" gone=0 last=0 l hpsnap=""
+  local deadline=$(( $(date +%s) + ${GUEST_TIMEOUT:-600} ))
+  while [ $(date +%s) -lt $deadline ]; do
+    tr -d '\r' < $cl 2>/dev/null | grep -a '^E2E-G ' > /tmp/$name-g.txt
+    l=$(wc -l < /tmp/$name-g.txt)
+    if [ "$l" -gt "$last" ]; then
+      sed -n "$((last + 1)),${l}p" /tmp/$name-g.txt | sed 's/^/E2E-INFO:   guest| /'
+      last=$l
+    fi
+    if [ -z "$conn" ] && grep -aq '^E2E-G CONNECT' $cl 2>/dev/null; then
+      conn=$(xenstore-read /local/domain/0/backend/qvscsi/$D/0/state /local/domain/0/backend/qvscsi/$D/1/state \
+             /local/domain/$D/device/vscsi/0/state /local/domain/$D/device/vscsi/1/state \
+             /local/domain/0/backend/qvscsi/$D/0/feature-sg-grant 2>&1 | tr '\n' ' ')
+      info "$K: connected after $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t1}")s: states be0 be1 fe0 fe1 sg-grant = $conn"
+    fi
+    if [ $step = 0 ] && grep -aq '^E2E-G READY hotplug' $cl 2>/dev/null; then
+      step=1
+      python3 $P/qmp.py $QMPS \
+        "blockdev-add:{\"driver\":\"file\",\"node-name\":\"fhot\",\"filename\":\"${IMG[hot]}\"}" \
+        'blockdev-add:{"driver":"raw","node-name":"hot","file":"fhot"}' \
+        'device_add:{"driver":"scsi-hd","id":"lhot","bus":"h0.0","channel":0,"scsi-id":4,"lun":0,"drive":"hot"}' \
+        > /tmp/$name-hot.log 2>&1; hadd=$?
+      sed 's/^/E2E-INFO:   /' /tmp/$name-hot.log
+    fi
+    if [ $step = 1 ] && grep -aq '^E2E-G HOTADD' $cl 2>/dev/null; then
+      step=2
+      hpsnap=$(python3 $P/qmp.py $QMPS --pvscsi 2>&1 | grep "vdev=$HOT ")
+      info "$K: while plugged: $hpsnap"
+      python3 $P/qmp.py $QMPS 'device_del:{"id":"lhot"}' > /tmp/$name-del.log 2>&1; hdel=$?
+      for i in $(seq 1 120); do
+        python3 $P/qmp.py $QMPS --pvscsi > /tmp/$name-q.log 2>&1
+        grep -q "vdev=$HOT " /tmp/$name-q.log || break; sleep 0.5
+      done
+      grep -q "vdev=$HOT " /tmp/$name-q.log && hq=still-there || hq=gone
+      info "$K: device_del lhot: rc=$hdel, LUN $hq in query-xen-pvscsi; xenstore:" \
+           $(xenstore-ls -f /local/domain/0/backend/qvscsi/$D/0/vscsi-devs 2>&1 | grep -E 'state|v-dev' | tr '\n' ' ')
+    fi
+    if [ $step = 2 ] && grep -aq '^E2E-G HOTDEL' $cl 2>/dev/null; then
+      step=3
+      python3 $P/qmp.py $QMPS 'device_del:{"id":"h1"}' > /tmp/$name-hba.log 2>&1; bdel=$?
+      for i in $(seq 1 120); do
+        python3 $P/qmp.py $QMPS --pvscsi > /tmp/$name-q.log 2>&1
+        grep -q '^HBA id=h1 ' /tmp/$name-q.log || break; sleep 0.5
+      done
+      grep -q '^HBA id=h1 ' /tmp/$name-q.log && bq=still-there || bq=gone
+      xenstore-exists /local/domain/0/backend/qvscsi/$D/1 2>/dev/null && bq="$bq,xenstore-backend-left" || bq="$bq,xenstore-backend-removed"
+      info "$K: device_del h1: rc=$bdel -> $bq"; sed 's/^/E2E-INFO:   /' /tmp/$name-q.log
+    fi
+    grep -aq '^E2E-G DONE' $cl 2>/dev/null && break
+    xl list $name > /dev/null 2>&1 || { gone=$((gone + 1)); [ $gone -ge 3 ] && break; }
+    [ -z "$QPID" ] || kill -0 $QPID 2>/dev/null || { info "$K: QEMU (pid $QPID) died"; break; }
+    sleep 0.5
+  done
+  info "$K: guest finished $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t1}")s after unpause"
+  for i in $(seq 1 40); do xl list $name > /dev/null 2>&1 || break; sleep 0.5; done
+  local qalive=no; [ -n "$QPID" ] && kill -0 $QPID 2>/dev/null && qalive=yes
+  xl list $name > /dev/null 2>&1 && { info "$K: guest still there: destroy"; xl destroy $name; }
+  tr -d '\r' < $cl | grep -a '^E2E-G ' | sed -n "$((last + 1)),\$p" | sed 's/^/E2E-INFO:   guest| /'
+  if [ $K = pv ] && [ -n "$QPID" ]; then
+    python3 $P/qmp.py $QMPS quit > /dev/null 2>&1; sleep 1; kill $QPID 2>/dev/null; wait $QPID 2>/dev/null
+  fi
+  for i in $(seq 1 20); do [ -n "$QPID" ] && kill -0 $QPID 2>/dev/null || break; sleep 0.5; done
+  local G; G=$(tr -d '\r' < $cl | grep -a '^E2E-G ')
+  if ! echo "$G" | grep -q '^E2E-G DONE'; then
+    echo "E2E-INFO: ---- $K guest console (tail)"; tr -d '\r' < $cl | tail -60 | sed 's/^/E2E-INFO:   /'
+    [ $K = hvm ] && { tr -d '\r' < /var/log/xen/$name-serial.log | tail -30 | sed 's/^/E2E-INFO:   serial| /'; }
+  fi
+  echo "E2E-INFO: ---- $K QEMU log"
+  { cat /tmp/$name-qemu.log /var/log/xen/qemu-dm-$name.log 2>/dev/null; } | tail -30 | sed 's/^/E2E-INFO:   /'
+  judge "$K" "$G" "$conn" "$hadd" "$hpsnap" "$hdel" "$hq" "$bdel" "$bq" "$qalive"
+}
+
+# ------------------------------------------------------------------ verdicts
+judge() {
+  local K=$1 G=$2 conn=$3 hadd=$4 hpsnap=$5 hdel=$6 hq=$7 bdel=$8 bq=$9 qalive=${10}
+  local l why e v t what hctl h0 h1 ok
+  local -a GL; mapfile -t GL <<< "$G"
+  gline() { local x; for x in "${GL[@]}"; do [[ $x == "E2E-G $1 "* && $x == *"$2"* ]] && { echo "$x"; return; }; done; }
+  # 1. connect
+  l=$(gline CONNECT "")
+  [ "$(kv "$l" luns)" = $NLUNS ] && [ "$conn" = "4 4 4 4 128 " ] &&
+    tap ok "$K: xen-scsifront connects to both hosts, $NLUNS LUNs, feature-sg-grant=128" ||
+    tap "" "$K: xen-scsifront connects" "guest: ${l:-nothing}; be/fe states, sg-grant: $conn"
+  # 2. addresses
+  h0=$(kv "$(gline HBA 'tag=start devid=0 ')" host); h1=$(kv "$(gline HBA 'tag=start devid=1 ')" host)
+  why=""
+  for e in $EXPECT; do
+    v=${e%:*:*}; t=${e%:*}; t=${t##*:}
+    l=$(gline LUN "tag=start vdev=$v ")
+    [ -n "$l" ] || { why="$why $v:missing"; continue; }
+    hctl=$(kv "$l" hctl)
+    [ "$hctl" = "$([ ${v%%:*} = 0 ] && echo $h0 || echo $h1):${v#*:}" ] || why="$why $v:at-$hctl"
+    [ "$(kv "$l" type)" = "$t" ] || why="$why $v:type-$(kv "$l" type)"
+    echo "$G" | grep -q "^E2E-G LSSCSI \[$hctl\]" || why="$why $v:not-in-lsscsi"
+  done
+  [ "$(echo "$G" | grep -c '^E2E-G LUN tag=start ')" = $NLUNS ] || why="$why count=$(echo "$G" | grep -c '^E2E-G LUN tag=start ')"
+  [ -z "$why" ] && [ -n "$h0" ] && [ "$h0" != "$h1" ] &&
+    tap ok "$K: lsscsi shows every LUN at its H:C:T:L (channels 0/1, targets 0/2/5, LUNs 0/3; host $h0 and $h1)" ||
+    tap "" "$K: LUNs at their H:C:T:L" "h0=$h0 h1=$h1$why"
+  # 3. sg_inq / sg_luns / sg_readcap of QEMU's scsi-hd
+  why=""
+  hq0() { echo "$h0:${1#*:}"; }
+  for e in 0:0:0:0:d0 0:0:0:3:d1 0:0:5:0:d2 0:1:2:3:d3; do
+    v=${e%:*}; what=${e##*:}; hctl=$(hq0 $v)
+    l=$(gline INQ "hctl=$hctl ")
+    [ "$(kv "$l" rc)/$(kv "$l" vendor)/$(kv "$l" product)" = "0/QEMU/QEMU_HARDDISK" ] || why="$why inq($v):$(kv "$l" vendor)/$(kv "$l" product)"
+    l=$(gline CAP "hctl=$hctl ")
+    [ "$(kv "$l" blocks)/$(kv "$l" bs)" = "$((SIZE[$what] * 2048))/512" ] || why="$why cap($v):$(kv "$l" blocks)/$(kv "$l" bs)"
+  done
+  l=$(gline LUNS "hctl=$(hq0 0:0:0:0) "); [ "$(kv "$l" list)" = "0000000000000000,0003000000000000," ] || why="$why luns(0:0:0):$(kv "$l" list)"
+  l=$(gline LUNS "hctl=$(hq0 0:1:2:3) "); case $(kv "$l" list) in *0003000000000000,*) ;; *) why="$why luns(1:2:3):$(kv "$l" list)";; esac
+  [ -z "$why" ] && tap ok "$K: sg_inq, sg_luns (target 0: LUNs 0 and 3), sg_readcap answer as QEMU's scsi-hd" ||
+    tap "" "$K: sg_inq/sg_luns/sg_readcap" "$why"
+  # data check helper: guest line vs dom0's view of the backing store
+  datachk() { # VDEV FILE [dd-args]
+    local l; l=$(gline DATA "vdev=$1 "); local m; m=$(kv "$l" mib)
+    [ -n "$m" ] || { echo "$1:no-report"; return; }
+    local f; f=$(md5at "$2" 1 "$m" "${3:-}")
+    [ "$(kv "$l" wrc)" = 0 ] && [ "$(kv "$l" written)" = "$(kv "$l" readback)" ] && [ "$(kv "$l" written)" = "$f" ] ||
+      echo "$1:md5(w=$(kv "$l" written),r=$(kv "$l" readback),dom0=$f)"
+    local wi=$(kv "$l" wr_ios) wk=$(kv "$l" wr_kib) ri=$(kv "$l" rd_ios) rk=$(kv "$l" rd_kib)
+    [ "${wi:-0}" -gt 0 ] && [ $((wk / wi)) -gt 100 ] && [ "${ri:-0}" -gt 0 ] && [ $((rk / ri)) -gt 100 ] ||
+      echo "$1:small-requests(w=$wk/$wi,r=$rk/$ri KiB/ios)"
+  }
+  # 4. data through scsi-hd
+  why="$(datachk 0:0:0:0 ${IMG[d0]})$(datachk 0:1:2:3 ${IMG[d3]})"
+  l=$(gline DATA "vdev=0:0:0:0 ")
+  [ -z "$why" ] && tap ok "$K: data: $(kv "$l" mib) MiB + 2 MiB random written and read back, md5 = dom0's image files, $(( $(kv "$l" wr_kib) / $(kv "$l" wr_ios) )) KiB per write command" ||
+    tap "" "$K: data through scsi-hd" "$why"
+  # 5. scsi_debug passthrough
+  why="$(datachk 1:0:0:0 $SDB iflag=direct)$(datachk 1:0:1:0 $SDGB iflag=direct)"
+  for v in 1:0:0:0 1:0:1:0; do
+    l=$(gline INQ "hctl=$h1:${v#*:} ")
+    [ "$(kv "$l" vendor)/$(kv "$l" product)/$(kv "$l" rev)" = "Linux/scsi_debug/$SDREV" ] || why="$why inq($v):$(kv "$l" vendor)/$(kv "$l" product)/$(kv "$l" rev)"
+  done
+  [ -z "$why" ] && tap ok "$K: passthrough of dom0's scsi_debug: scsi-block and scsi-generic disks, INQUIRY Linux/scsi_debug/$SDREV" ||
+    tap "" "$K: scsi_debug passthrough (scsi-block, scsi-generic)" "$why"
+  # 6. iSCSI
+  why="$(datachk 1:0:3:0 $TGT/disk.img)"
+  l=$(gline INQ "hctl=$h1:0:3:0 "); [ "$(kv "$l" vendor)" = IET ] || why="$why disk-inq:$(kv "$l" vendor)/$(kv "$l" product)"
+  l=$(gline INQ "hctl=$h1:0:4:0 "); [ "$(kv "$l" product)" = VIRTUAL-TAPE ] || why="$why tape-inq:$(kv "$l" vendor)/$(kv "$l" product)"
+  l=$(gline TAPE "vdev=1:0:4:0 ")
+  [ "$(kv "$l" rc)" = 0 ] && [ -n "$(kv "$l" w1)" ] && [ "$(kv "$l" w1)" = "$(kv "$l" r1)" ] && [ "$(kv "$l" w2)" = "$(kv "$l" r2)" ] ||
+    why="$why tape:${l:-no-report}"
+  local tsz; tsz=$(stat -c %s $TGT/tape.img)
+  [ $((tsz - TAPE0)) -ge 1048576 ] || [ "$K" != pv ] || why="$why tape-file-grew:$((tsz - TAPE0))"
+  [ -z "$why" ] && tap ok "$K: iSCSI from tgtd on 127.0.0.1: disk via scsi-block (md5 in tgt's file), tape via scsi-generic: mt-st + dd, 2 files, filemarks, read back" ||
+    tap "" "$K: iSCSI disk and tape" "$why"
+  # 7. reconnect
+  l=$(gline RECONNECT "")
+  [ "$(kv "$l" rmmod)/$(kv "$l" luns_left)/$(kv "$l" luns)" = "0/0/$NLUNS" ] && [ -n "$(kv "$l" reread)" ] &&
+  [ "$(kv "$l" reread)" = "$(kv "$l" head)" ] && [ "$(kv "$l" written)" = "$(kv "$l" readback)" ] &&
+  [ "$(kv "$l" written)" = "$(md5at ${IMG[d0]} 16 1)" ] &&
+    tap ok "$K: reconnect: rmmod xen-scsifront drops all LUNs, modprobe brings $NLUNS back in $(kv "$l" after), old data read, new data written" ||
+    tap "" "$K: reconnect (rmmod/modprobe xen-scsifront)" "${l:-no report}"
+  # 8. hotplug add
+  l=$(gline HOTADD "")
+  [ "$hadd" = 0 ] && [ "$(kv "$l" vendor)" = QEMU ] && [ "$(kv "$l" hctl)" = "$h0:${HOT#*:}" ] &&
+  [ -n "$(kv "$l" written)" ] && [ "$(kv "$l" written)" = "$(kv "$l" readback)" ] &&
+  [ "$(kv "$l" written)" = "$(md5at ${IMG[hot]} 1 2)" ] && echo "$hpsnap" | grep -q 'state=connected' &&
+    tap ok "$K: QMP device_add of a scsi-hd: the guest sees it at [$h0:${HOT#*:}] and moves data (md5 in dom0)" ||
+    tap "" "$K: hotplug device_add" "qmp rc=$hadd; guest: ${l:-nothing}; query: $hpsnap"
+  # 9. hotplug del
+  l=$(gline HOTDEL "")
+  [ "$hdel" = 0 ] && [ "$(kv "$l" gone)" = yes ] && [ "$hq" = gone ] &&
+    tap ok "$K: QMP device_del: the LUN leaves the guest and query-xen-pvscsi" ||
+    tap "" "$K: hotplug device_del" "qmp rc=$hdel query=$hq guest: ${l:-nothing}"
+  # 10. HBA removal
+  l=$(gline HBADEL "")
+  [ "$bdel" = 0 ] && [ "$(kv "$l" gone)" = yes ] && [ "$bq" = gone,xenstore-backend-removed ] &&
+  [ "$(kv "$l" luns_left)/$(kv "$l" turs_ok)" = 4/4 ] &&
+    tap ok "$K: QMP device_del of HBA h1: its host leaves the guest, backend removed; h0's 4 LUNs still answer" ||
+    tap "" "$K: HBA device_del" "qmp rc=$bdel dom0: $bq; guest: ${l:-nothing}"
+  # 11. end
+  echo "$G" | grep -q '^E2E-G DONE' && { [ $K = hvm ] || [ "$qalive" = yes ]; } &&
+    tap ok "$K: guest powered off after all steps, QEMU never died" ||
+    tap "" "$K: guest completes, QEMU alive" "qemu-alive=$qalive"
+}
+
+for k in $KINDS; do run_guest $k; done
+
+# ------------------------------------------------------------------ the end
+if [ -x $P/tools/xen-vscsi ] && [ -f $P/resolve.sh ]; then
+  . $P/resolve.sh
+fi
+lsmod | grep -q '^xen_scsiback' && tap "" "dom0: xen-scsiback was never loaded" ||
+  tap ok "dom0: xen-scsiback was never loaded (our QEMU was the only vscsi backend)"
+sh $P/tgt-target.sh stop $TGT
+echo "E2E-RESULT: $((N - FAILED)) passed, $FAILED failed"
+[ $FAILED = 0 ]

@@ -1,0 +1,188 @@
+#!/bin/sh
+# /init of the check-e2e guest (PV and HVM alike).  The guest reports facts
+# as "E2E-G <KEY> key=value ..." lines on its console (hvc0, which dom0's
+# xenconsoled logs); dom0 (dom0/check.sh) judges them.  Its actions:
+# inventory (lsscsi, sg_inq, sg_luns, sg_readcap), data write/read-back,
+# a tape round trip with mt-st and dd, a reconnect (rmmod/modprobe
+# xen-scsifront), then it waits for dom0's hotplug steps (a LUN added and
+# removed, then an HBA removed) and powers off.
+# Kernel arguments (addresses are vscsi v-dev "devid:channel:target:lun"):
+#   e2e.kind=pv|hvm   e2e.luns=N (LUNs to wait for)
+#   e2e.data=V@MiB,...  LUNs to write MiB of random data to, at 1 MiB
+#   e2e.tape=V          tape LUN for the mt-st round trip
+#   e2e.hot=V           address dom0 hot-plugs
+#   e2e.hba=DEVID       the HBA dom0 removes at the end
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+up() { cut -d' ' -f1 /proc/uptime; }
+g() { echo "E2E-G $*"; }
+KIND=pv LUNS=1 DATA= TAPE= HOT= HBA=
+for a in $(cat /proc/cmdline); do
+  case $a in
+    e2e.kind=*) KIND=${a#*=};; e2e.luns=*) LUNS=${a#*=};; e2e.data=*) DATA=${a#*=};;
+    e2e.tape=*) TAPE=${a#*=};; e2e.hot=*) HOT=${a#*=};; e2e.hba=*) HBA=${a#*=};;
+  esac
+done
+g BOOT kind=$KIND uptime=$(up) kernel=$(uname -r) hyp=$(cat /sys/hypervisor/type 2>/dev/null)
+
+# guest SCSI host number of vscsi device DEVID
+hostof() { for h in /sys/bus/xen/devices/vscsi-$1/host*; do [ -e "$h" ] && echo "${h##*/host}"; done | head -1; }
+# v-dev (devid:c:t:l) -> guest H:C:T:L, or nothing
+hctl() {
+  _d=${1%%:*}; _h=$(hostof "$_d"); [ -n "$_h" ] && echo "$_h:${1#*:}"
+}
+nluns() { ls -d /sys/bus/scsi/devices/*:*:*:* 2>/dev/null | wc -l; }
+wait_luns() { # N SECONDS
+  _i=0
+  while [ "$(nluns)" -lt "$1" ] && [ $_i -lt $(($2 * 10)) ]; do sleep 0.1; _i=$((_i + 1)); done
+  sleep 1          # let sd/sg/st bind
+  udevadm settle 2>/dev/null
+}
+devof() { # H:C:T:L CLASS(block|scsi_generic|scsi_tape) -> first name
+  ls "/sys/bus/scsi/devices/$1/$2" 2>/dev/null | head -1
+}
+trim() { sed 's/^ *//; s/ *$//; s/ /_/g'; }
+field() { sed -n "s/^ *$1: *//p" | trim; }
+
+modprobe xen-scsifront && modprobe sd_mod && modprobe sg && modprobe st ||
+  g ERROR "modprobe failed"
+t=$(up)
+wait_luns "$LUNS" 60
+g CONNECT luns=$(nluns) want=$LUNS after=$(awk "BEGIN{print $(up) - $t}")s uptime=$(up)
+
+inventory() { # TAG
+  for xd in /sys/bus/xen/devices/vscsi-*; do
+    [ -e "$xd" ] || continue
+    d=${xd##*/vscsi-}; h=$(hostof "$d")
+    g HBA tag=$1 devid=$d host=$h state=$(cat "$xd/state" 2>/dev/null)
+    for s in /sys/bus/scsi/devices/$h:*:*:*; do
+      [ -e "$s/type" ] || continue
+      a=${s##*/}; v=$d:${a#*:}
+      g LUN tag=$1 vdev=$v hctl=$a type=$(cat "$s/type") vendor=$(trim < "$s/vendor") \
+        model=$(trim < "$s/model") rev=$(trim < "$s/rev") sg=$(devof "$a" scsi_generic) \
+        blk=$(devof "$a" block) tape=$(ls "$s/scsi_tape" 2>/dev/null | grep '^nst[0-9]*$' | head -1)
+    done
+  done
+}
+inventory start
+lsscsi -g | while read -r l; do g LSSCSI "$l"; done
+for s in /sys/bus/scsi/devices/*:*:*:*; do
+  [ -e "$s/type" ] || continue
+  a=${s##*/}; sg=$(devof "$a" scsi_generic); [ -n "$sg" ] || continue
+  # a first command may meet a unit attention (power on, inquiry data changed)
+  sg_turs "/dev/$sg" >/dev/null 2>&1; sg_turs "/dev/$sg" >/dev/null 2>&1
+  o=$(sg_inq "/dev/$sg" 2>/dev/null); r=$?
+  g INQ hctl=$a rc=$r vendor=$(echo "$o" | field 'Vendor identification') \
+    product=$(echo "$o" | field 'Product identification') \
+    rev=$(echo "$o" | field 'Product revision level') \
+    pdt=$(echo "$o" | sed -n 's/.*Peripheral device type: *//p' | trim)
+  o=$(sg_luns "/dev/$sg" 2>/dev/null); r=$?
+  g LUNS hctl=$a rc=$r list=$(echo "$o" | grep -E '^ +[0-9a-f]{16}$' | trim | tr '\n' ',')
+  if [ "$(cat "$s/type")" = 0 ]; then
+    o=$(sg_readcap "/dev/$sg" 2>/dev/null); r=$?
+    g CAP hctl=$a rc=$r blocks=$(echo "$o" | sed -n 's/.*Number of logical blocks=\([0-9]*\).*/\1/p') \
+      bs=$(echo "$o" | sed -n 's/.*Logical block length=\([0-9]*\).*/\1/p')
+  fi
+done
+
+# data: random pattern written with O_DIRECT 1 MiB writes at 1 MiB, read back
+# with O_DIRECT; the block layer's counters give the request sizes.
+stat2() { awk '{print $1, $3, $5, $7}' "/sys/block/$1/stat"; }
+for e in $(echo "$DATA" | tr ',' ' '); do
+  v=${e%@*}; mib=${e#*@}; a=$(hctl "$v"); b=$(devof "$a" block)
+  if [ -z "$b" ]; then g DATA vdev=$v error=no-block-device; continue; fi
+  dd if=/dev/urandom of=/tmp/pat bs=1M count="$mib" 2>/dev/null
+  [ -e /tmp/pat0 ] || dd if=/tmp/pat of=/tmp/pat0 bs=1M count=1 2>/dev/null
+  set -- $(stat2 "$b"); r0=$1 rs0=$2 w0=$3 ws0=$4
+  t=$(up)
+  dd if=/tmp/pat of="/dev/$b" bs=1M seek=1 oflag=direct 2>/dev/null; wr=$?
+  rd=$(dd if="/dev/$b" bs=1M skip=1 count="$mib" iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+  set -- $(stat2 "$b")
+  g DATA vdev=$v hctl=$a dev=$b mib=$mib wrc=$wr written=$(md5sum < /tmp/pat | cut -d' ' -f1) readback=$rd \
+    wr_ios=$(($3 - w0)) wr_kib=$((($4 - ws0) / 2)) rd_ios=$(($1 - r0)) rd_kib=$((($2 - rs0) / 2)) \
+    max_sectors_kb=$(cat "/sys/block/$b/queue/max_sectors_kb") secs=$(awk "BEGIN{print $(up) - $t}")
+done
+
+# tape: two files (16 x 64 KiB, 8 x 32 KiB variable blocks) and filemarks,
+# rewind, read both back; mt-st from Debian's mt-st
+if [ -n "$TAPE" ]; then
+  a=$(hctl "$TAPE"); n=$(ls "/sys/bus/scsi/devices/$a/scsi_tape" 2>/dev/null | grep '^nst[0-9]*$' | head -1)
+  if [ -z "$n" ]; then g TAPE vdev=$TAPE error=no-st-device; else
+    T=/dev/$n; rc=0
+    mt-st -f $T rewind || rc=1
+    mt-st -f $T setblk 0 || rc=1
+    dd if=/dev/urandom of=/tmp/t1 bs=64k count=16 2>/dev/null
+    dd if=/dev/urandom of=/tmp/t2 bs=32k count=8 2>/dev/null
+    dd if=/tmp/t1 of=$T bs=64k 2>/dev/null || rc=1
+    mt-st -f $T weof 1 || rc=1
+    dd if=/tmp/t2 of=$T bs=32k 2>/dev/null || rc=1
+    mt-st -f $T weof 1 || rc=1
+    mt-st -f $T rewind || rc=1
+    r1=$(dd if=$T bs=64k 2>/dev/null | md5sum | cut -d' ' -f1)
+    r2=$(dd if=$T bs=32k 2>/dev/null | md5sum | cut -d' ' -f1)
+    st=$(mt-st -f $T status 2>&1 | grep -E 'File number' | trim)
+    mt-st -f $T rewind || rc=1
+    g TAPE vdev=$TAPE dev=$n rc=$rc w1=$(md5sum < /tmp/t1 | cut -d' ' -f1) r1=$r1 \
+      w2=$(md5sum < /tmp/t2 | cut -d' ' -f1) r2=$r2 status=$st
+  fi
+fi
+
+# reconnect: unload the frontend (every LUN goes), load it again
+v=$(echo "$DATA" | cut -d, -f1); v=${v%@*}
+m=$(rmmod xen_scsifront 2>&1); r=$?
+[ -z "$m" ] || g INFO "rmmod: $m"
+left=$(nluns)
+modprobe xen-scsifront; t=$(up)
+wait_luns "$LUNS" 60
+a=$(hctl "$v"); b=$(devof "$a" block)
+rb=; w=; rd=
+if [ -n "$b" ]; then
+  rb=$(dd if="/dev/$b" bs=1M skip=1 count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+  dd if=/dev/urandom of=/tmp/rc bs=1M count=1 2>/dev/null
+  dd if=/tmp/rc of="/dev/$b" bs=1M seek=16 oflag=direct 2>/dev/null
+  w=$(md5sum < /tmp/rc | cut -d' ' -f1)
+  rd=$(dd if="/dev/$b" bs=1M skip=16 count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+fi
+g RECONNECT rmmod=$r luns_left=$left luns=$(nluns) want=$LUNS after=$(awk "BEGIN{print $(up) - $t}")s \
+  vdev=$v reread=$rb head=$(md5sum < /tmp/pat0 | cut -d' ' -f1) written=$w readback=$rd
+inventory reconnect
+
+# hotplug, driven by dom0: wait for the LUN, use it, wait for it to go
+waitfor() { # COND-COMMAND SECONDS
+  _i=0; while ! eval "$1" && [ $_i -lt $(($2 * 10)) ]; do sleep 0.1; _i=$((_i + 1)); done; eval "$1"
+}
+if [ -n "$HOT" ]; then
+  g READY hotplug uptime=$(up)
+  hp() { a=$(hctl "$HOT"); [ -n "$a" ] && [ -n "$(devof "$a" block)" ]; }
+  if waitfor hp 240; then
+    a=$(hctl "$HOT"); b=$(devof "$a" block); sg=$(devof "$a" scsi_generic)
+    o=$(sg_inq "/dev/$sg" 2>&1)
+    dd if=/dev/urandom of=/tmp/hp bs=1M count=2 2>/dev/null
+    dd if=/tmp/hp of="/dev/$b" bs=1M seek=1 oflag=direct 2>/dev/null
+    g HOTADD vdev=$HOT hctl=$a vendor=$(echo "$o" | field 'Vendor identification') \
+      product=$(echo "$o" | field 'Product identification') written=$(md5sum < /tmp/hp | cut -d' ' -f1) \
+      readback=$(dd if="/dev/$b" bs=1M skip=1 count=2 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+    gone() { [ ! -e "/sys/bus/scsi/devices/$a" ]; }
+    waitfor gone 240 && g HOTDEL vdev=$HOT gone=yes || g HOTDEL vdev=$HOT gone=no
+  else
+    g HOTADD vdev=$HOT error=not-seen
+  fi
+fi
+if [ -n "$HBA" ]; then
+  h=$(hostof "$HBA")
+  hgone() { [ ! -e "/sys/class/scsi_host/host$h" ] && [ ! -e "/sys/bus/xen/devices/vscsi-$HBA" ]; }
+  waitfor hgone 240 && x=yes || x=no
+  ok=0; n=0
+  for s in /sys/bus/scsi/devices/*:*:*:*; do
+    [ -e "$s/type" ] || continue; n=$((n + 1))
+    sg_turs "/dev/$(devof "${s##*/}" scsi_generic)" >/dev/null 2>&1 && ok=$((ok + 1))
+  done
+  g HBADEL devid=$HBA host=$h gone=$x luns_left=$n turs_ok=$ok xenbus=$(ls /sys/bus/xen/devices | tr '\n' ,)
+fi
+g DONE uptime=$(up)
+sync
+poweroff -f

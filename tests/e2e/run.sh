@@ -1,0 +1,183 @@
+#!/bin/bash
+# qemu-xen-pvscsi end-to-end tests on a real Xen: boots Xen 4.17 with a
+# Debian dom0 under QEMU (TCG), runs our qemu-system-i386 in dom0 as the
+# xen-pvscsi backend of real Linux guests (PV and HVM), and reports.
+#
+# usage: tests/e2e/run.sh check      the test suite (make check-e2e)
+#        tests/e2e/run.sh bench      the fio benchmark (make bench-e2e)
+#        tests/e2e/run.sh cache      only build (or reuse) the cache
+#        tests/e2e/run.sh shell      dom0 shell on the console (Ctrl-t x quits)
+# env:   E2E_CACHE   cache directory (default ${XDG_CACHE_HOME:-$HOME/.cache}/qemu-xen-pvscsi-e2e)
+#        QEMU_BUILD  our QEMU build directory (default <repo>/build/qemu)
+#        E2E_TIMEOUT seconds for the whole nested machine (default 1500)
+#        E2E_GUESTS  check: "pv hvm" (default), "pv" or "hvm"
+#        E2E_BENCH_ARGS bench: guest args (default "bench.rt=15 bench.size=128M")
+# Needs root (debootstrap, chroot) and the packages of
+# scripts/install-e2e-deps.sh.  Every QEMU runs under timeout.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -uo pipefail
+E2E=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$E2E/../.." && pwd)
+export E2E
+export C=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qemu-xen-pvscsi-e2e}
+QEMU_BUILD=${QEMU_BUILD:-$SRC/build/qemu}
+MODE=${1:-check}
+T0=$(date +%s)
+mkdir -p "$C/logs" "$C/images"
+say() { echo "e2e: [$(( $(date +%s) - T0 ))s] $*"; }
+
+# ---------------------------------------------------------------- cache
+# The cache (kernel, Xen, busybox, dom0 rootfs and image, dom0 initramfs) is
+# rebuilt when the scripts that build it change: its stamp is a hash of them.
+cache_hash() {
+  cat "$E2E/lib/fetch-inputs.sh" "$E2E/lib/build-rootfs.sh" "$E2E/lib/mk-initrd.sh" \
+      "$E2E/lib/init-dom0.sh" "$E2E/dom0/test-runner.sh" "$SRC/scripts/apt-mirror.sh" |
+    { cat; echo "EXTRA_PKGS=${EXTRA_PKGS:-}"; } | sha256sum | cut -c1-16
+}
+build_cache() {
+  local h; h=$(cache_hash)
+  if [ "$(cat "$C/stamp" 2>/dev/null)" = "$h" ] && [ -f "$C/images/dom0.ext4" ] &&
+     [ -f "$C/images/dom0-initrd.cpio.gz" ]; then
+    say "cache $C is up to date ($h)"; return 0
+  fi
+  say "building the cache in $C (stamp $h; ~2 min)"
+  rm -f "$C/stamp"
+  local t=$(date +%s)
+  "$E2E/lib/fetch-inputs.sh" > "$C/logs/fetch-inputs.log" 2>&1 ||
+    { tail -20 "$C/logs/fetch-inputs.log"; say "fetch-inputs failed"; return 1; }
+  say "inputs fetched ($(( $(date +%s) - t ))s): kernel $(cat "$C/images/KVER")"
+  "$E2E/lib/build-rootfs.sh" > "$C/logs/build-rootfs.log" 2>&1 ||
+    { tail -30 "$C/logs/build-rootfs.log"; say "build-rootfs failed"; return 1; }
+  say "dom0 rootfs and image built ($(( $(date +%s) - t ))s)"
+  "$E2E/lib/mk-initrd.sh" "$C/images/dom0-initrd.cpio.gz" "$E2E/lib/init-dom0.sh" \
+    virtio_pci virtio_blk crc32c_generic crc32c_intel ext4 > "$C/logs/dom0-initrd.log" 2>&1 ||
+    { cat "$C/logs/dom0-initrd.log"; return 1; }
+  echo "$h" > "$C/stamp"
+  say "cache built in $(( $(date +%s) - t ))s"
+}
+
+# ---------------------------------------------------------------- our QEMU
+# Copy qemu-system-i386 out of the build (under the build lock), strip it,
+# and check that dom0's rootfs has every library it needs.
+stage_qemu() { # DESTDIR
+  local d=$1
+  mkdir -p "$d/qemu/bin" "$d/qemu/share/qemu"
+  [ -x "$QEMU_BUILD/qemu-system-i386" ] || { say "no $QEMU_BUILD/qemu-system-i386 (run make)"; return 1; }
+  mkdir -p "$SRC/build"
+  flock "$SRC/build/.lock" cp "$QEMU_BUILD/qemu-system-i386" "$d/qemu/bin/" || return 1
+  strip --strip-debug "$d/qemu/bin/qemu-system-i386"
+  [ -f "$QEMU_BUILD/qemu-bundle/usr/local/share/qemu/trace-events-all" ] &&
+    cp "$QEMU_BUILD/qemu-bundle/usr/local/share/qemu/trace-events-all" "$d/qemu/share/qemu/"
+  local LP=$C/rootfs/lib/x86_64-linux-gnu:$C/rootfs/usr/lib/x86_64-linux-gnu
+  local miss; miss=$(LD_LIBRARY_PATH=$LP ldd "$d/qemu/bin/qemu-system-i386" | grep 'not found')
+  if [ -n "$miss" ]; then
+    say "dom0 rootfs lacks libraries of our QEMU (add their packages to build-rootfs.sh):"
+    echo "$miss"; return 1
+  fi
+  # the admin tool, when it has been built (tools/xen-vscsi)
+  local tool=$SRC/build/ours/tools/xen-vscsi/xen-vscsi
+  if [ -x "$tool" ]; then
+    mkdir -p "$d/tools"; flock "$SRC/build/.lock" cp "$tool" "$d/tools/"
+    miss=$(LD_LIBRARY_PATH=$LP ldd "$d/tools/xen-vscsi" | grep 'not found')
+    [ -z "$miss" ] || { say "xen-vscsi: dom0 lacks: $miss"; rm -rf "$d/tools"; }
+  fi
+}
+
+# ---------------------------------------------------------------- nested Xen
+# Boot Xen + dom0 with PAYLOAD as /dev/vdb; dom0 runs its test.sh and powers
+# off.  Console (Xen + dom0 hvc0) -> $LOG; the filter prints our result lines.
+run_xen() { # PAYLOAD LOG [dom0 args]
+  local payload=$1 log=$2; shift 2
+  local to=${E2E_TIMEOUT:-1500}
+  # TCG, "max" CPU without SMAP: with SMAP the PV dom0 dies at its first
+  # stack access under QEMU 7.2 TCG + Xen 4.17.  (KVM here is PVM and cannot
+  # run Xen; see docs/devel/xen-pvscsi-e2e.rst.)
+  local xen="console=com1 com1=115200,8n1 dom0_mem=1536M,max:1536M dom0_max_vcpus=2 loglvl=all guest_loglvl=all"
+  local dom0="console=hvc0 earlyprintk=xen panic=-1 loglevel=4 $*"
+  local stdin=/dev/null; local tty=()
+  if [ -n "${E2E_INTERACTIVE:-}" ]; then stdin=/dev/stdin; tty=(-echr 0x14); else dom0="$dom0 e2etest"; fi
+  local drives=(-drive "file=$C/images/dom0.ext4,if=virtio,format=raw,cache=unsafe")
+  [ -n "$payload" ] && drives+=(-drive "file=$payload,if=virtio,format=raw,readonly=on")
+  # -snapshot: the cached dom0 image is never written
+  timeout --foreground -k 10 "$to" qemu-system-x86_64 \
+    -accel tcg,thread=multi,tb-size=512 -cpu max,-smap -m 3072 -smp 2 \
+    -nographic -no-reboot -snapshot \
+    -kernel "$C/images/xen-4.17" -append "$xen" \
+    -initrd "$C/images/vmlinuz $dom0,$C/images/dom0-initrd.cpio.gz" \
+    "${drives[@]}" -nic none "${tty[@]}" < $stdin > "$log" 2>&1 &
+  local qpid=$!
+  if [ -n "${E2E_INTERACTIVE:-}" ]; then wait $qpid; return; fi
+  # live view: our lines, without the console prefix "[ 12.3] e2e-test-runner[300]: "
+  tail -n +1 --pid=$qpid -F "$log" 2>/dev/null | tr -d '\r' |
+    if [ -n "${E2E_VERBOSE:-}" ]; then
+      sed -u -n -e 's/^.*E2E-TAP: //p' -e 's/^.*E2E-INFO: /# /p' -e 's/^.*E2E-RUNNER: /# dom0: /p' -e 's/^.*BENCH-ROW: //p'
+    else
+      sed -u -n -e 's/^.*E2E-TAP: //p' -e 's/^.*BENCH-ROW: //p'
+    fi &
+  local tpid=$!
+  wait $qpid; local rc=$?
+  sleep 1; kill $tpid 2>/dev/null; wait $tpid 2>/dev/null
+  return $rc
+}
+
+mk_payload() { # DIR OUT
+  local mb; mb=$(du -sm "$1" | cut -f1)
+  rm -f "$2"
+  mkfs.ext4 -q -F -L payload -d "$1" "$2" "$(( mb + 32 ))M" > /dev/null
+}
+
+guest_initrd() { # OUT INIT [more BINS]
+  local out=$1 init=$2; shift 2
+  BINS="/usr/bin/lsscsi /usr/bin/sg_inq /usr/bin/sg_luns /usr/bin/sg_readcap /usr/bin/sg_turs /usr/bin/mt-st $*" \
+    "$E2E/lib/mk-initrd.sh" "$out" "$init" xen-scsifront sd_mod sg st xen-blkfront
+}
+
+# ---------------------------------------------------------------- main
+# Results: dom0 prints "E2E-TAP: ok N - name" lines and "E2E-RESULT: N passed,
+# N failed"; a run that dies early (dom0 crash, timeout) is a failure.
+report() { # LOG
+  local log=$1 ok nok res
+  ok=$(tr -d '\r' < "$log" | grep -ac 'E2E-TAP: ok ')
+  nok=$(tr -d '\r' < "$log" | grep -ac 'E2E-TAP: not ok ')
+  if ! tr -d '\r' < "$log" | grep -aq 'E2E-RESULT: '; then
+    say "dom0 did not finish its test script (crash or timeout): see $log"
+    nok=$((nok + 1))
+  fi
+  echo "$ok passed, $nok failed"
+  say "log: $log; total $(( $(date +%s) - T0 ))s"
+  [ "$nok" = 0 ]
+}
+
+case $MODE in
+  cache) build_cache; exit;;
+  check|bench|shell) ;;
+  *) sed -n '2,20p' "$0"; exit 2;;
+esac
+[ "$(id -u)" = 0 ] || { echo "e2e: needs root (debootstrap, chroot, mkfs)" >&2; exit 1; }
+exec 9> "$C/.lock"
+flock -n 9 || { say "waiting for another run using $C"; flock 9; }
+build_cache || exit 1
+STAMP=$(date +%Y%m%d-%H%M%S)
+D=$C/payload-$MODE
+rm -rf "$D"; mkdir -p "$D"
+case $MODE in
+  shell)
+    E2E_INTERACTIVE=1 run_xen "" /dev/null; exit;;
+  check)
+    stage_qemu "$D" || exit 1
+    guest_initrd "$D/guest-initrd.cpio.gz" "$E2E/guest/init-check.sh" /usr/bin/sg_dd > "$C/logs/guest-initrd.log" 2>&1 ||
+      { cat "$C/logs/guest-initrd.log"; exit 1; }
+    cp "$C/images/vmlinuz" "$D/vmlinuz"
+    cp "$E2E/dom0/check.sh" "$D/test.sh"
+    cp "$E2E/dom0/qmp.py" "$SRC/tests/iscsi/tgt-target.sh" "$D/"
+    [ -f "$E2E/dom0/resolve.sh" ] && cp "$E2E/dom0/resolve.sh" "$D/"
+    echo "${E2E_GUESTS:-pv hvm}" > "$D/kinds"
+    mk_payload "$D" "$C/images/payload-check.ext4" || exit 1
+    LOG=$C/logs/check-$STAMP.log
+    say "booting Xen + dom0 (guests: ${E2E_GUESTS:-pv hvm}); log $LOG"
+    run_xen "$C/images/payload-check.ext4" "$LOG"
+    report "$LOG";;
+  bench)
+    . "$E2E/lib/bench-host.sh";;
+esac
