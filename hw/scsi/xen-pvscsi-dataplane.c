@@ -86,7 +86,8 @@ struct XenPVSCSIDataPlane {
     /* Answered (timed out) or from an older ring, and not ended yet */
     QTAILQ_HEAD(, XenPVSCSIReq) orphans;
     unsigned int nr_orphans;
-    unsigned int resets_waiting;    /* RESETs waiting for their LUN */
+    unsigned int resets;            /* RESETs not answered yet */
+    unsigned int resets_waiting;    /* of which wait for their LUN */
     QEMUTimer *timer;           /* request-timeout */
     bool timeout_warned;
 
@@ -553,6 +554,7 @@ static void xen_pvscsi_reset_done_bh(void *opaque)
 
     trace_xen_pvscsi_reset_done(dp->devid, req->rq.rqid);
     req->reset_dev = NULL;
+    dp->resets--;
     xen_pvscsi_req_done(req, XEN_VSCSIIF_RSLT_RESET_SUCCESS, 0, NULL, 0);
     qatomic_dec(&dp->pending_bhs);
     aio_wait_kick();
@@ -595,6 +597,9 @@ static bool xen_pvscsi_lun_resetting(XenPVSCSIDataPlane *dp, SCSIDevice *d)
 {
     XenPVSCSIReq *r;
 
+    if (!dp->resets) {
+        return false;
+    }
     QTAILQ_FOREACH(r, &dp->inflight, next) {
         if (r->reset_dev == d) {
             return true;
@@ -670,6 +675,7 @@ restart:
      */
     object_ref(OBJECT(d));
     req->reset_dev = d;
+    dp->resets++;
     dp->resets_waiting++;
     xen_pvscsi_reset_try_start(req);
 }
