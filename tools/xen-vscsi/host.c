@@ -113,8 +113,8 @@ static XvsDev *dev_from_sysdir(const char *sysdir, GError **errp)
     g_autoptr(XvsDev) d = g_new0(XvsDev, 1);
     g_autofree char *base = g_path_get_basename(sysdir);
     g_autofree char *type = NULL;
-    char *end;
-    long t;
+    char *end = NULL;
+    gint64 t;
 
     xvs_ident_init(&d->ident);
     if (!xvs_parse_hctl(base, d->hctl)) {
@@ -125,7 +125,7 @@ static XvsDev *dev_from_sysdir(const char *sysdir, GError **errp)
     d->hctl_str = g_strdup(base);
     d->sysdir = g_strdup(sysdir);
     type = read_attr(sysdir, "type");
-    t = type ? strtol(type, &end, 10) : -1;
+    t = type ? g_ascii_strtoll(type, &end, 10) : -1;
     if (!type || *end || t < 0 || t > 0x1f) {
         g_set_error(errp, XVS_ERROR, XVS_ERROR_FAILED,
                     "%s: cannot read the SCSI type of %s", base, sysdir);
@@ -474,7 +474,7 @@ bool xvs_pdev_resolve(XvsHost *h, const char *pdev, bool scsi_only,
             char *end;
 
             errno = 0;
-            lun = strtol(colon + 1, &end, 10);
+            lun = g_ascii_strtoll(colon + 1, &end, 10);
             if (!g_ascii_isdigit(colon[1]) || *end || errno ||
                 lun > 0xffff) {
                 g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,

@@ -266,19 +266,21 @@ static char *json_parse_string(JsonParser *jp)
             g_string_append_c(s, '\t');
             break;
         case 'u': {
-            int cp;
+            int cp = jp->end - jp->p < 4 ? -1 : json_hex4(jp->p);
 
-            if (jp->end - jp->p < 4 || (cp = json_hex4(jp->p)) < 0) {
+            if (cp < 0) {
                 json_fail(jp, "bad \\u escape");
                 return NULL;
             }
             jp->p += 4;
             if (cp >= 0xd800 && cp < 0xdc00) {
-                int lo;
+                int lo = -1;
 
-                if (jp->end - jp->p < 6 || jp->p[0] != '\\' ||
-                    jp->p[1] != 'u' || (lo = json_hex4(jp->p + 2)) < 0xdc00 ||
-                    lo > 0xdfff) {
+                if (jp->end - jp->p >= 6 && jp->p[0] == '\\' &&
+                    jp->p[1] == 'u') {
+                    lo = json_hex4(jp->p + 2);
+                }
+                if (lo < 0xdc00 || lo > 0xdfff) {
                     json_fail(jp, "bad surrogate pair");
                     return NULL;
                 }

@@ -11,21 +11,24 @@
 #include <stdlib.h>
 #include "xen-vscsi.h"
 
-G_DEFINE_QUARK(xen-vscsi-error-quark, xvs_error)
+GQuark xvs_error_quark(void)
+{
+    return g_quark_from_static_string("xen-vscsi-error-quark");
+}
 
 bool xvs_parse_hctl(const char *s, unsigned int hctl[4])
 {
     const char *p = s;
 
     for (int i = 0; i < 4; i++) {
-        unsigned long v;
+        guint64 v;
         char *end;
 
         if (!g_ascii_isdigit(*p)) {
             return false;
         }
         errno = 0;
-        v = strtoul(p, &end, 10);
+        v = g_ascii_strtoull(p, &end, 10);
         if (errno || v > G_MAXINT32 || *end != (i < 3 ? ':' : '\0')) {
             return false;
         }
