@@ -578,6 +578,39 @@ static void test_reconnect(void)
     qxen_stop(x);
 }
 
+/*
+ * Linux's unbind and rebind of xen-scsifront (rmmod, modprobe): the
+ * frontend goes from Connected straight to Closed, then, on a new ring,
+ * straight to Initialised, without passing through Initialising.
+ */
+static void test_rebind(void)
+{
+    QXen *x = start();
+    QVscsiFront f;
+    uint8_t buf[512];
+    int32_t rslt;
+    g_autofree char *fe_state = NULL;
+    g_autofree char *be_state = NULL;
+
+    qvscsi_init(&f, x, 0);
+    fe_state = g_strdup_printf("%s/state", f.fe);
+    be_state = qvscsi_be_key(&f, "state");
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 0, 0);
+    qxs_write(x->xs, fe_state, "6");
+    qxs_wait_state(x, x->xs, be_state, 6);
+    qvscsi_release(&f);
+
+    qvscsi_connect(&f);
+    rw10(&f, 0, 0, false, 7, buf, sizeof(buf), false, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    g_assert_cmpuint(buf[0], ==, 7);
+    check_lun_states(&f, 4);
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
 /* ---------------------------------------------------------------------- */
 /* More CDBs                                                               */
 
@@ -1864,6 +1897,7 @@ static const TestCase cases[] = {
     { "reset-inflight", test_reset_inflight },
     { "close-inflight", test_close_inflight },
     { "reconnect", test_reconnect },
+    { "rebind", test_rebind },
     { "hba-unplug", test_hba_unplug },
     { "drain", test_drain },
     { "hotplug/idle", test_hotplug_idle },
