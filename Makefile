@@ -5,6 +5,8 @@
 #   make install    install QEMU (and our parts) like QEMU's "make install"
 #   make deps       install the Debian packages the build and tests need
 #   make demo       deps, configure (if not done), build, run the demo
+#   make check-e2e  build, then test with real Linux guests in a nested Xen
+#   make bench-e2e  build, then fio in a real guest: pvscsi, qdisk, scsiback
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -20,7 +22,7 @@ MESON ?= meson
 QTEST_SUITE := xen-pvscsi
 
 .PHONY: all check check-qtest check-unit install deps clean distclean help \
-        reconfigure demo run-demo
+        reconfigure demo run-demo check-e2e bench-e2e e2e-deps
 
 all:
 
@@ -34,7 +36,19 @@ demo:
 	@$(MAKE) --no-print-directory -f $(SRC_PATH)/Makefile run-demo
 
 help:
-	@sed -n '2,9p' $(SRC_PATH)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,11p' $(SRC_PATH)/Makefile | sed 's/^# \{0,1\}//'
+
+# Real-Xen end-to-end suite and benchmark (tests/e2e, needs root): the host
+# packages, our QEMU built, then tests/e2e/run.sh.  The dom0 image and the
+# other inputs are cached outside the tree (E2E_CACHE, default
+# ~/.cache/qemu-xen-pvscsi-e2e); see docs/devel/xen-pvscsi-e2e.rst.
+e2e-deps:
+	sh $(SRC_PATH)/scripts/install-e2e-deps.sh
+
+check-e2e bench-e2e: e2e-deps
+	@test -f $(CONFIG_MAK) || { echo "Please run ./configure first" >&2; exit 1; }
+	flock $(BUILD)/.lock $(MAKE) --no-print-directory -f $(SRC_PATH)/Makefile all
+	bash $(SRC_PATH)/tests/e2e/run.sh $(patsubst %-e2e,%,$@)
 
 ifeq ($(wildcard $(CONFIG_MAK)),)
 all check check-qtest check-unit install run-demo:

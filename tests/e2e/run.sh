@@ -76,8 +76,11 @@ stage_qemu() { # DESTDIR
     echo "$miss"; return 1
   fi
   # the admin tool, when it has been built (tools/xen-vscsi)
-  local tool=$SRC/build/ours/tools/xen-vscsi/xen-vscsi
-  if [ -x "$tool" ]; then
+  local tool
+  for tool in "$SRC/build/ours/xen-vscsi" "$SRC/build/ours/tools/xen-vscsi/xen-vscsi" ""; do
+    [ -x "$tool" ] && break
+  done
+  if [ -n "$tool" ]; then
     mkdir -p "$d/tools"; flock "$SRC/build/.lock" cp "$tool" "$d/tools/"
     miss=$(LD_LIBRARY_PATH=$LP ldd "$d/tools/xen-vscsi" | grep 'not found')
     [ -z "$miss" ] || { say "xen-vscsi: dom0 lacks: $miss"; rm -rf "$d/tools"; }
@@ -109,11 +112,11 @@ run_xen() { # PAYLOAD LOG [dom0 args]
   local qpid=$!
   if [ -n "${E2E_INTERACTIVE:-}" ]; then wait $qpid; return; fi
   # live view: our lines, without the console prefix "[ 12.3] e2e-test-runner[300]: "
-  tail -n +1 --pid=$qpid -F "$log" 2>/dev/null | tr -d '\r' |
+  tail -n +1 --pid=$qpid -F "$log" 2>/dev/null |
     if [ -n "${E2E_VERBOSE:-}" ]; then
-      sed -u -n -e 's/^.*E2E-TAP: //p' -e 's/^.*E2E-INFO: /# /p' -e 's/^.*E2E-RUNNER: /# dom0: /p' -e 's/^.*BENCH-ROW: //p'
+      sed -u -n -e 's/\r$//' -e 's/^.*E2E-TAP: //p' -e 's/^.*E2E-INFO: /# /p' -e 's/^.*E2E-RUNNER: /# dom0: /p'
     else
-      sed -u -n -e 's/^.*E2E-TAP: //p' -e 's/^.*BENCH-ROW: //p'
+      sed -u -n -e 's/\r$//' -e 's/^.*E2E-TAP: //p' -e 's/^.*E2E-INFO: \(.*guest| BENCH-RES\)/# \1/p'
     fi &
   local tpid=$!
   wait $qpid; local rc=$?
@@ -140,7 +143,7 @@ report() { # LOG
   local log=$1 ok nok res
   ok=$(tr -d '\r' < "$log" | grep -ac 'E2E-TAP: ok ')
   nok=$(tr -d '\r' < "$log" | grep -ac 'E2E-TAP: not ok ')
-  if ! tr -d '\r' < "$log" | grep -aq 'E2E-RESULT: '; then
+  if ! grep -aq 'E2E-RESULT: ' "$log"; then
     say "dom0 did not finish its test script (crash or timeout): see $log"
     nok=$((nok + 1))
   fi

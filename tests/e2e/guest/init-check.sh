@@ -3,9 +3,9 @@
 # as "E2E-G <KEY> key=value ..." lines on its console (hvc0, which dom0's
 # xenconsoled logs); dom0 (dom0/check.sh) judges them.  Its actions:
 # inventory (lsscsi, sg_inq, sg_luns, sg_readcap), data write/read-back,
-# a tape round trip with mt-st and dd, a reconnect (rmmod/modprobe
-# xen-scsifront), then it waits for dom0's hotplug steps (a LUN added and
-# removed, then an HBA removed) and powers off.
+# a tape round trip with mt-st and dd, then it waits for dom0's hotplug
+# steps (a LUN added and removed, then an HBA removed), reconnects (unbind,
+# rmmod/modprobe xen-scsifront) and powers off.
 # Kernel arguments (addresses are vscsi v-dev "devid:channel:target:lun"):
 #   e2e.kind=pv|hvm   e2e.luns=N (LUNs to wait for)
 #   e2e.data=V@MiB,...  LUNs to write MiB of random data to, at 1 MiB
@@ -46,13 +46,18 @@ devof() { # H:C:T:L CLASS(block|scsi_generic|scsi_tape) -> first name
   ls "/sys/bus/scsi/devices/$1/$2" 2>/dev/null | head -1
 }
 trim() { sed 's/^ *//; s/ *$//; s/ /_/g'; }
+# rs VAR 'command': VAR = the command's output; an empty result is retried
+# (a command substitution here very rarely comes back empty, seen under TCG)
+rs() { _n=0; while :; do _o=$(eval "$2"); [ -n "$_o" ] || [ $_n -ge 3 ] && break; _n=$((_n + 1)); sleep 0.2; done
+       eval "$1=\$_o"; }
 field() { sed -n "s/^ *$1: *//p" | trim; }
 
 modprobe xen-scsifront && modprobe sd_mod && modprobe sg && modprobe st ||
   g ERROR "modprobe failed"
 t=$(up)
 wait_luns "$LUNS" 60
-g CONNECT luns=$(nluns) want=$LUNS after=$(awk "BEGIN{print $(up) - $t}")s uptime=$(up)
+rs n nluns
+g CONNECT luns=$n want=$LUNS after=$(awk "BEGIN{print $(up) - $t}")s uptime=$(up)
 
 inventory() { # TAG
   for xd in /sys/bus/xen/devices/vscsi-*; do
@@ -75,17 +80,18 @@ for s in /sys/bus/scsi/devices/*:*:*:*; do
   a=${s##*/}; sg=$(devof "$a" scsi_generic); [ -n "$sg" ] || continue
   # a first command may meet a unit attention (power on, inquiry data changed)
   sg_turs "/dev/$sg" >/dev/null 2>&1; sg_turs "/dev/$sg" >/dev/null 2>&1
-  o=$(sg_inq "/dev/$sg" 2>/dev/null); r=$?
-  g INQ hctl=$a rc=$r vendor=$(echo "$o" | field 'Vendor identification') \
-    product=$(echo "$o" | field 'Product identification') \
-    rev=$(echo "$o" | field 'Product revision level') \
-    pdt=$(echo "$o" | sed -n 's/.*Peripheral device type: *//p' | trim)
-  o=$(sg_luns "/dev/$sg" 2>/dev/null); r=$?
-  g LUNS hctl=$a rc=$r list=$(echo "$o" | grep -E '^ +[0-9a-f]{16}$' | trim | tr '\n' ',')
+  sg_inq "/dev/$sg" > /tmp/o 2>/dev/null; r=$?
+  rs ve "field 'Vendor identification' < /tmp/o"; rs pr "field 'Product identification' < /tmp/o"
+  rs re "field 'Product revision level' < /tmp/o"; rs pd "sed -n 's/.*Peripheral device type: *//p' /tmp/o | trim"
+  g INQ hctl=$a rc=$r vendor=$ve product=$pr rev=$re pdt=$pd
+  sg_luns "/dev/$sg" > /tmp/o 2>/dev/null; r=$?
+  rs li "grep -E '^ +[0-9a-f]{16}\$' /tmp/o | trim | tr '\n' ','"
+  g LUNS hctl=$a rc=$r list=$li
   if [ "$(cat "$s/type")" = 0 ]; then
-    o=$(sg_readcap "/dev/$sg" 2>/dev/null); r=$?
-    g CAP hctl=$a rc=$r blocks=$(echo "$o" | sed -n 's/.*Number of logical blocks=\([0-9]*\).*/\1/p') \
-      bs=$(echo "$o" | sed -n 's/.*Logical block length=\([0-9]*\).*/\1/p')
+    sg_readcap "/dev/$sg" > /tmp/o 2>/dev/null; r=$?
+    rs bl "sed -n 's/.*Number of logical blocks=\([0-9]*\).*/\1/p' /tmp/o"
+    rs bs "sed -n 's/.*Logical block length=\([0-9]*\).*/\1/p' /tmp/o"
+    g CAP hctl=$a rc=$r blocks=$bl bs=$bs
   fi
 done
 
@@ -93,63 +99,50 @@ done
 # with O_DIRECT; the block layer's counters give the request sizes.
 stat2() { awk '{print $1, $3, $5, $7}' "/sys/block/$1/stat"; }
 for e in $(echo "$DATA" | tr ',' ' '); do
-  v=${e%@*}; mib=${e#*@}; a=$(hctl "$v"); b=$(devof "$a" block)
+  v=${e%@*}; mib=${e#*@}; rs a "hctl $v"; rs b "devof $a block"
   if [ -z "$b" ]; then g DATA vdev=$v error=no-block-device; continue; fi
   dd if=/dev/urandom of=/tmp/pat bs=1M count="$mib" 2>/dev/null
   [ -e /tmp/pat0 ] || dd if=/tmp/pat of=/tmp/pat0 bs=1M count=1 2>/dev/null
   set -- $(stat2 "$b"); r0=$1 rs0=$2 w0=$3 ws0=$4
   t=$(up)
   dd if=/tmp/pat of="/dev/$b" bs=1M seek=1 oflag=direct 2>/dev/null; wr=$?
-  rd=$(dd if="/dev/$b" bs=1M skip=1 count="$mib" iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+  dd if="/dev/$b" of=/tmp/rb bs=1M skip=1 count="$mib" iflag=direct 2>/dev/null
   set -- $(stat2 "$b")
-  g DATA vdev=$v hctl=$a dev=$b mib=$mib wrc=$wr written=$(md5sum < /tmp/pat | cut -d' ' -f1) readback=$rd \
+  rs rd "md5sum < /tmp/rb | cut -d' ' -f1"; rs wm "md5sum < /tmp/pat | cut -d' ' -f1"
+  g DATA vdev=$v hctl=$a dev=$b mib=$mib wrc=$wr written=$wm readback=$rd \
     wr_ios=$(($3 - w0)) wr_kib=$((($4 - ws0) / 2)) rd_ios=$(($1 - r0)) rd_kib=$((($2 - rs0) / 2)) \
     max_sectors_kb=$(cat "/sys/block/$b/queue/max_sectors_kb") secs=$(awk "BEGIN{print $(up) - $t}")
 done
 
-# tape: two files (16 x 64 KiB, 8 x 32 KiB variable blocks) and filemarks,
+# tape: two files (16 x 64 KiB, 8 x 32 KiB variable blocks), each ended by a filemark,
 # rewind, read both back; mt-st from Debian's mt-st
 if [ -n "$TAPE" ]; then
-  a=$(hctl "$TAPE"); n=$(ls "/sys/bus/scsi/devices/$a/scsi_tape" 2>/dev/null | grep '^nst[0-9]*$' | head -1)
+  rs a "hctl $TAPE"; rs n "ls /sys/bus/scsi/devices/$a/scsi_tape 2>/dev/null | grep '^nst[0-9]*\$' | head -1"
   if [ -z "$n" ]; then g TAPE vdev=$TAPE error=no-st-device; else
     T=/dev/$n; rc=0
     mt-st -f $T rewind || rc=1
     mt-st -f $T setblk 0 || rc=1
     dd if=/dev/urandom of=/tmp/t1 bs=64k count=16 2>/dev/null
     dd if=/dev/urandom of=/tmp/t2 bs=32k count=8 2>/dev/null
+    # st writes a filemark when the device is closed after writing, so
+    # each dd is one tape file (an explicit weof would add an empty file)
     dd if=/tmp/t1 of=$T bs=64k 2>/dev/null || rc=1
-    mt-st -f $T weof 1 || rc=1
     dd if=/tmp/t2 of=$T bs=32k 2>/dev/null || rc=1
-    mt-st -f $T weof 1 || rc=1
     mt-st -f $T rewind || rc=1
-    r1=$(dd if=$T bs=64k 2>/dev/null | md5sum | cut -d' ' -f1)
-    r2=$(dd if=$T bs=32k 2>/dev/null | md5sum | cut -d' ' -f1)
-    st=$(mt-st -f $T status 2>&1 | grep -E 'File number' | trim)
+    dd if=$T of=/tmp/r1 bs=64k 2>/dev/null
+    # closing after a read that hit the filemark leaves st (BSD semantics)
+    # before it: position explicitly
     mt-st -f $T rewind || rc=1
-    g TAPE vdev=$TAPE dev=$n rc=$rc w1=$(md5sum < /tmp/t1 | cut -d' ' -f1) r1=$r1 \
-      w2=$(md5sum < /tmp/t2 | cut -d' ' -f1) r2=$r2 status=$st
+    mt-st -f $T fsf 1 || rc=1
+    dd if=$T of=/tmp/r2 bs=32k 2>/dev/null
+    mt-st -f $T status > /tmp/o 2>&1
+    mt-st -f $T rewind || rc=1
+    rs st "grep -E 'File number' /tmp/o | trim"
+    rs r1 "md5sum < /tmp/r1 | cut -d' ' -f1"; rs r2 "md5sum < /tmp/r2 | cut -d' ' -f1"
+    rs w1 "md5sum < /tmp/t1 | cut -d' ' -f1"; rs w2 "md5sum < /tmp/t2 | cut -d' ' -f1"
+    g TAPE vdev=$TAPE dev=$n rc=$rc w1=$w1 r1=$r1 w2=$w2 r2=$r2 status=$st
   fi
 fi
-
-# reconnect: unload the frontend (every LUN goes), load it again
-v=$(echo "$DATA" | cut -d, -f1); v=${v%@*}
-m=$(rmmod xen_scsifront 2>&1); r=$?
-[ -z "$m" ] || g INFO "rmmod: $m"
-left=$(nluns)
-modprobe xen-scsifront; t=$(up)
-wait_luns "$LUNS" 60
-a=$(hctl "$v"); b=$(devof "$a" block)
-rb=; w=; rd=
-if [ -n "$b" ]; then
-  rb=$(dd if="/dev/$b" bs=1M skip=1 count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
-  dd if=/dev/urandom of=/tmp/rc bs=1M count=1 2>/dev/null
-  dd if=/tmp/rc of="/dev/$b" bs=1M seek=16 oflag=direct 2>/dev/null
-  w=$(md5sum < /tmp/rc | cut -d' ' -f1)
-  rd=$(dd if="/dev/$b" bs=1M skip=16 count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
-fi
-g RECONNECT rmmod=$r luns_left=$left luns=$(nluns) want=$LUNS after=$(awk "BEGIN{print $(up) - $t}")s \
-  vdev=$v reread=$rb head=$(md5sum < /tmp/pat0 | cut -d' ' -f1) written=$w readback=$rd
-inventory reconnect
 
 # hotplug, driven by dom0: wait for the LUN, use it, wait for it to go
 waitfor() { # COND-COMMAND SECONDS
@@ -159,7 +152,7 @@ if [ -n "$HOT" ]; then
   g READY hotplug uptime=$(up)
   hp() { a=$(hctl "$HOT"); [ -n "$a" ] && [ -n "$(devof "$a" block)" ]; }
   if waitfor hp 240; then
-    a=$(hctl "$HOT"); b=$(devof "$a" block); sg=$(devof "$a" scsi_generic)
+    rs a "hctl $HOT"; rs b "devof $a block"; rs sg "devof $a scsi_generic"
     o=$(sg_inq "/dev/$sg" 2>&1)
     dd if=/dev/urandom of=/tmp/hp bs=1M count=2 2>/dev/null
     dd if=/tmp/hp of="/dev/$b" bs=1M seek=1 oflag=direct 2>/dev/null
@@ -183,6 +176,39 @@ if [ -n "$HBA" ]; then
   done
   g HBADEL devid=$HBA host=$h gone=$x luns_left=$n turs_ok=$ok xenbus=$(ls /sys/bus/xen/devices | tr '\n' ,)
 fi
+# reconnect (last, so that a failure cannot hide the other steps): unload
+# the frontend (every LUN goes), load it again; the LUNs left after the
+# HBA removal must come back
+v=$(echo "$DATA" | cut -d, -f1); v=${v%@*}
+rs before nluns
+# xenbus takes a reference on the frontend module for every bound device
+# (xenbus_dev_probe), so rmmod alone gets EAGAIN: unbind the vscsi devices
+# from the driver first (the frontend closes), then unload and reload it.
+g INFO "xen_scsifront refcnt=$(cat /sys/module/xen_scsifront/refcnt) devices=$(ls -d /sys/bus/xen/drivers/*/vscsi-* | tr '\n' ,)"
+for x in /sys/bus/xen/drivers/*/vscsi-*; do
+  [ -e "$x" ] && echo "${x##*/}" > "${x%/*}/unbind"
+done
+m=$(rmmod xen_scsifront 2>&1); r=$?
+[ -z "$m" ] || g INFO "rmmod: $m refcnt=$(cat /sys/module/xen_scsifront/refcnt 2>&1)"
+rs left nluns
+modprobe xen-scsifront; t=$(up)
+wait_luns "$before" 40
+rs a "hctl $v"; rs b "devof $a block"
+rb=; w=; rd=
+if [ -n "$b" ]; then
+  rb=$(dd if="/dev/$b" bs=1M skip=1 count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+  dd if=/dev/urandom of=/tmp/rc bs=1M count=1 2>/dev/null
+  dd if=/tmp/rc of="/dev/$b" bs=1M seek=16 oflag=direct 2>/dev/null
+  w=$(md5sum < /tmp/rc | cut -d' ' -f1)
+  rd=$(dd if="/dev/$b" bs=1M skip=16 count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+fi
+rs n nluns
+[ "$n" = "$before" ] || { g INFO "after modprobe: $(for x in /sys/bus/xen/devices/vscsi-*; do echo "${x##*/}=$(cat $x/state) driver=$(basename "$(readlink $x/driver)")"; done | tr '\n' ' ')"
+  dmesg | grep -iE 'scsifront|vscsi|xenbus' | tail -8 | while read -r x; do g INFO "dmesg: $x"; done; }
+g RECONNECT rmmod=$r luns_left=$left luns=$n want=$before after=$(awk "BEGIN{print $(up) - $t}")s \
+  vdev=$v reread=$rb head=$(md5sum < /tmp/pat0 | cut -d' ' -f1) written=$w readback=$rd
+inventory reconnect
+
 g DONE uptime=$(up)
 sync
 poweroff -f

@@ -1,0 +1,52 @@
+#!/bin/sh
+# /init of the bench-e2e guest (PV): fio against three disks of the same
+# size, all backed by files in dom0's tmpfs, interleaved per workload:
+#   a  xen-pvscsi + scsi-hd (our QEMU)      -> sd with vendor QEMU
+#   b  xen-disk (qdisk, same QEMU process)  -> xvda
+#   c  xen-scsiback + LIO fileio (kernel)   -> sd with vendor LIO-ORG
+# Prints "BENCH-RES <workload> <a|b|c> <fio terse v3 line>", then BENCH-DONE.
+# Kernel args: bench.rt=SECONDS (default 15) bench.size=SIZE (default 128M)
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+up() { cut -d' ' -f1 /proc/uptime; }
+RT=15; SIZE=128M
+for a in $(cat /proc/cmdline); do
+  case $a in bench.rt=*) RT=${a#*=};; bench.size=*) SIZE=${a#*=};; esac
+done
+echo "BENCH-INFO init up=$(up) rt=$RT size=$SIZE $(fio --version)"
+modprobe xen-scsifront; modprobe sd_mod; modprobe xen-blkfront
+i=0
+while [ $(ls -d /sys/block/sd* 2>/dev/null | wc -l) -lt 2 ] || [ ! -b /dev/xvda ]; do
+  [ $i -lt 600 ] || break; sleep 0.1; i=$((i + 1))
+done
+sleep 1
+A=; C=
+for s in /sys/block/sd*; do
+  v=$(sed 's/ *$//' "$s/device/vendor")
+  case $v in QEMU) A=/dev/${s##*/};; LIO-ORG) C=/dev/${s##*/};; esac
+done
+B=/dev/xvda
+for d in $A $B $C; do
+  n=${d#/dev/}
+  echo "BENCH-INFO dev $d size=$(cat /sys/block/$n/size) max_sectors_kb=$(cat /sys/block/$n/queue/max_sectors_kb) nr_requests=$(cat /sys/block/$n/queue/nr_requests) sched=$(cat /sys/block/$n/queue/scheduler)"
+done
+rc=0
+[ -b "$A" ] && [ -b "$B" ] && [ -b "$C" ] || { echo "BENCH-INFO missing a device: a=$A b=$B c=$C"; rc=1; }
+WLS="1-randrw-8k-j1:randrw:8k:1 2-randrw-128k-j1:randrw:128k:1 3-randrw-8k-j5:randrw:8k:5 4-randrw-128k-j5:randrw:128k:5 5-seqread-128k-j1:read:128k:1 6-seqwrite-128k-j1:write:128k:1"
+[ $rc = 0 ] && for wl in $WLS; do
+  name=${wl%%:*}; r=${wl#*:}; rw=${r%%:*}; r=${r#*:}; bs=${r%%:*}; nj=${r#*:}
+  for side in a b c; do
+    case $side in a) dev=$A;; b) dev=$B;; c) dev=$C;; esac
+    out=$(fio --name=$name-$side --filename=$dev --direct=1 --ioengine=libaio --iodepth=1 \
+        --rw=$rw --rwmixread=50 --bs=$bs --numjobs=$nj --thread --group_reporting \
+        --size=$SIZE --runtime=$RT --time_based --randrepeat=0 --norandommap --minimal 2>&1) || rc=1
+    echo "BENCH-RES $name $side $(echo "$out" | grep '^3;' | tail -1)"
+  done
+done
+echo "BENCH-DONE rc=$rc up=$(up)"
+sync
+poweroff -f

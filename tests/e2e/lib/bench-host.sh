@@ -1,0 +1,34 @@
+# bench-e2e, host side (sourced by run.sh with $D = payload dir, $C, $E2E).
+# fio 3.33 from Debian: "apt-get install --download-only" into the cache
+# (the host's apt sources; nothing is installed on the host), unpacked with
+# dpkg -x; its libraries come from there first, then from the host.
+# SPDX-License-Identifier: GPL-2.0-or-later
+FR=$C/fioroot
+if [ ! -x "$FR/usr/bin/fio" ]; then
+  say "fetching fio for the guest"
+  rm -rf "$C/fio-debs" "$FR"; mkdir -p "$C/fio-debs/partial" "$FR"
+  apt-get install -y -q --download-only --no-install-recommends \
+    -o Dir::Cache::archives="$C/fio-debs" fio > "$C/logs/fio-debs.log" 2>&1 ||
+    { cat "$C/logs/fio-debs.log"; exit 1; }
+  for d in "$C"/fio-debs/*.deb; do dpkg-deb -x "$d" "$FR"; done
+fi
+LP=$FR/usr/lib/x86_64-linux-gnu:$FR/lib/x86_64-linux-gnu
+if LD_LIBRARY_PATH=$LP ldd "$FR/usr/bin/fio" | grep -q 'not found'; then say "fio: missing libraries"; exit 1; fi
+X="$FR/usr/bin/fio:usr/bin/fio"
+while read -r lib; do
+  X="$X $lib:lib/x86_64-linux-gnu/$(basename "$lib")"
+done < <(LD_LIBRARY_PATH=$LP ldd "$FR/usr/bin/fio" | awk '$2=="=>" && $3 ~ /^\// {print $3}')
+stage_qemu "$D" || exit 1
+EXTRA="$X" "$E2E/lib/mk-initrd.sh" "$D/guest-initrd.cpio.gz" "$E2E/guest/init-bench.sh" \
+  xen-scsifront sd_mod xen-blkfront > "$C/logs/bench-initrd.log" 2>&1 || { cat "$C/logs/bench-initrd.log"; exit 1; }
+cp "$C/images/vmlinuz" "$D/vmlinuz"
+cp "$E2E/dom0/bench.sh" "$D/test.sh"
+echo "${E2E_BENCH_ARGS:-bench.rt=15 bench.size=128M}" > "$D/bench.args"
+mk_payload "$D" "$C/images/payload-bench.ext4" || exit 1
+LOG=$C/logs/bench-$STAMP.log
+say "booting Xen + dom0 for the benchmark ($(cat "$D/bench.args")); log $LOG"
+run_xen "$C/images/payload-bench.ext4" "$LOG"
+python3 "$E2E/lib/parse-bench.py" "$LOG" | tee "$C/logs/bench-$STAMP.md"
+rc=${PIPESTATUS[0]}
+say "bench: total $(( $(date +%s) - T0 ))s; table also in $C/logs/bench-$STAMP.md"
+exit $rc
