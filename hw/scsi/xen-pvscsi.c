@@ -662,6 +662,16 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
     case XenbusStateUnknown:
         xen_pvscsi_disconnect(s);
         xen_device_backend_set_state(xendev, XenbusStateClosed);
+        /*
+         * Still online: be ready for the next frontend at once.  Linux's
+         * xen-scsifront, bound again (rmmod/modprobe), goes from Closed
+         * straight to Initialised and only then watches our state: were it
+         * to find us Closed, it would take that for a disconnect and close
+         * again.
+         */
+        if (xendev->backend_online) {
+            xen_device_backend_set_state(xendev, XenbusStateInitWait);
+        }
         break;
 
     default:

@@ -82,6 +82,23 @@ void qvscsi_connect(QVscsiFront *f)
     f->connected = true;
 }
 
+void qvscsi_wait_closed(QVscsiFront *f)
+{
+    g_autofree char *state = qvscsi_be_key(f, "state");
+    gint64 deadline = g_get_monotonic_time() + QXEN_TIMEOUT_MS * 1000LL;
+    int v;
+
+    do {
+        v = qxs_read_int(f->x->xs, state, -1);
+        /* XenbusStateClosed, XenbusStateInitWait */
+        if (v == 6 || v == 2) {
+            return;
+        }
+        g_usleep(10 * 1000);
+    } while (g_get_monotonic_time() < deadline);
+    g_error("%s: expected state 6 or 2, found %d", state, v);
+}
+
 void qvscsi_close(QVscsiFront *f)
 {
     QXen *x = f->x;
@@ -90,7 +107,7 @@ void qvscsi_close(QVscsiFront *f)
     fe_write(f, "state", "5");
     qxs_wait_state(x, x->xs, state, 5);
     fe_write(f, "state", "6");
-    qxs_wait_state(x, x->xs, state, 6);
+    qvscsi_wait_closed(f);
     qvscsi_release(f);
 }
 

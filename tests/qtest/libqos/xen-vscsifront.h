@@ -75,6 +75,11 @@ void qvscsi_connect(QVscsiFront *f);
  */
 void qvscsi_close(QVscsiFront *f);
 /*
+ * After the frontend's Closed: wait for the backend to be Closed, or
+ * already InitWait again (an online backend, ready for a new frontend).
+ */
+void qvscsi_wait_closed(QVscsiFront *f);
+/*
  * After the backend is gone or closed: forget pending commands and free the
  * ring, asserting that the backend released every grant.
  */
