@@ -116,7 +116,7 @@ run_xen() { # PAYLOAD LOG [dom0 args]
     if [ -n "${E2E_VERBOSE:-}" ]; then
       sed -u -n -e 's/\r$//' -e 's/^.*E2E-TAP: //p' -e 's/^.*E2E-INFO: /# /p' -e 's/^.*E2E-RUNNER: /# dom0: /p'
     else
-      sed -u -n -e 's/\r$//' -e 's/^.*E2E-TAP: //p' -e 's/^.*E2E-INFO: \(.*guest| BENCH-RES\)/# \1/p'
+      sed -u -n -e 's/\r$//' -e 's/^.*E2E-TAP: //p' -e 's/^.*guest| BENCH-RES \([^ ]* [abc]\) .*/# fio done: \1/p'
     fi &
   local tpid=$!
   wait $qpid; local rc=$?

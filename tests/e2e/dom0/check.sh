@@ -107,6 +107,9 @@ ARGS+=(-blockdev "driver=host_device,node-name=sdb,filename=$SDB"
        -device scsi-generic,id=l1010,bus=h1.0,channel=0,scsi-id=1,lun=0,drive=sdg
        -device scsi-block,id=l1030,bus=h1.0,channel=0,scsi-id=3,lun=0,drive=id
        -device scsi-generic,id=l1040,bus=h1.0,channel=0,scsi-id=4,lun=0,drive=it)
+# the xenbus handshake in QEMU's log (reconnect diagnostics)
+ARGS+=(-trace enable=xen_pvscsi_frontend_changed -trace enable=xen_pvscsi_connect
+       -trace enable=xen_pvscsi_disconnect -trace enable=xen_device_backend_state)
 # vdev:type:what
 EXPECT="0:0:0:0:0:d0 0:0:0:3:0:d1 0:0:5:0:0:d2 0:1:2:3:0:d3 1:0:0:0:0:sdb 1:0:1:0:0:sdg 1:0:3:0:0:id 1:0:4:0:1:it"
 NLUNS=8
@@ -287,8 +290,9 @@ CFG
     echo "E2E-INFO: ---- $K guest console (tail)"; tr -d '\r' < $cl | tail -60 | sed 's/^/E2E-INFO:   /'
     [ $K = hvm ] && { tr -d '\r' < /var/log/xen/$name-serial.log | tail -30 | sed 's/^/E2E-INFO:   serial| /'; }
   fi
-  echo "E2E-INFO: ---- $K QEMU log"
-  { cat /tmp/$name-qemu.log /var/log/xen/qemu-dm-$name.log 2>/dev/null; } | tail -30 | sed 's/^/E2E-INFO:   /'
+  echo "E2E-INFO: ---- $K QEMU log (xenbus states of devid 0 and other messages)"
+  { cat /tmp/$name-qemu.log /var/log/xen/qemu-dm-$name.log 2>/dev/null; } |
+    grep -v -E 'host 1:|name: 1 ->' | tail -40 | sed 's/^/E2E-INFO:   /'
   judge "$K" "$G" "$conn" "$hadd" "$hpsnap" "$hdel" "$hq" "$bdel" "$bq" "$qalive"
 }
 

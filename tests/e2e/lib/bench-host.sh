@@ -12,7 +12,7 @@ if [ ! -x "$FR/usr/bin/fio" ]; then
     { cat "$C/logs/fio-debs.log"; exit 1; }
   for d in "$C"/fio-debs/*.deb; do dpkg-deb -x "$d" "$FR"; done
 fi
-LP=$FR/usr/lib/x86_64-linux-gnu:$FR/lib/x86_64-linux-gnu
+LP=$FR/usr/lib/x86_64-linux-gnu:$FR/usr/lib/x86_64-linux-gnu/ceph:$FR/lib/x86_64-linux-gnu
 if LD_LIBRARY_PATH=$LP ldd "$FR/usr/bin/fio" | grep -q 'not found'; then say "fio: missing libraries"; exit 1; fi
 X="$FR/usr/bin/fio:usr/bin/fio"
 while read -r lib; do

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""bench-e2e: table from the "BENCH-LINE: BENCH-RES <workload> <a|b|c> <fio
-terse v3>" lines of a run log.  IOPS and MB/s are read + write totals
+"""bench-e2e: table from the "BENCH-RES <workload> <a|b|c> <fio terse v3>"
+lines of a run log (as dom0 mirrored them; a partial run gives a partial table).  IOPS and MB/s are read + write totals
 (terse v3: read bw KiB/s = field 7, read IOPS = 8, write bw = 48, IOPS = 49;
 MB = 10^6 B)."""
 import re, sys
 res = {}
 for line in open(sys.argv[1], errors="replace"):
-    m = re.search(r"BENCH-LINE: BENCH-RES (\S+) ([abc]) (3;.*)$", line.replace("\r", ""))
+    m = re.search(r"BENCH-RES (\S+) ([abc]) (3;.*)$", line.replace("\r", ""))
     if not m:
         continue
     f = m.group(3).split(";")
