@@ -272,7 +272,8 @@ CFG
       python3 $P/qmp.py $QMPS --pvscsi 2>&1 | grep '^HBA' | sed 's/^/E2E-INFO:   /'
     fi
     grep -aq '^E2E-G DONE' $cl 2>/dev/null && break
-    xl list $name > /dev/null 2>&1 || { gone=$((gone + 1)); [ $gone -ge 3 ] && break; }
+    # a single "xl list" can fail transiently under load: 3 in a row mean gone
+    if xl list $name > /dev/null 2>&1; then gone=0; else gone=$((gone + 1)); [ $gone -ge 3 ] && break; fi
     [ -z "$QPID" ] || kill -0 $QPID 2>/dev/null || { info "$K: QEMU (pid $QPID) died"; break; }
     sleep 0.5
   done

@@ -52,7 +52,8 @@ print(",".join(f"{k}={d.get(k)}" for k, v in want if d.get(k) != v))
 PY
 )
     info "xen-vscsi resolve --json $f -> ${r%%$'\n'*}"
-    r=${r#*$'\n'}
+    # second line: the mismatches ($(...) drops it when it is empty)
+    case $r in *$'\n'*) r=${r#*$'\n'};; *) r=;; esac
     [ -z "$r" ] || why="$why $f:{${r}$(head -c 100 /tmp/xv.err)}"
   done
   [ -z "$why" ] && tap ok "dom0: xen-vscsi resolve --json: $n p-dev forms of the scsi_debug $kind ($(echo $forms | sed 's/ /, /g')) all name $a" ||
