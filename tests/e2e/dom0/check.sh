@@ -219,8 +219,10 @@ CFG
   xl unpause $name
   # ---- follow the guest; drive hotplug when it asks
   local step=0 conn="" hadd=-1 hq="" hdel=-1 bdel=-1 bq="" gone=0 last=0 l hpsnap=""
-  local deadline=$(( $(date +%s) + ${GUEST_TIMEOUT:-600} ))
-  while [ $(date +%s) -lt $deadline ]; do
+  # bash's SECONDS, not $(date): under nested TCG a command substitution
+  # very rarely comes back empty, which would end the loop
+  local deadline=$(( SECONDS + ${GUEST_TIMEOUT:-600} ))
+  while [ $SECONDS -lt $deadline ]; do
     tr -d '\r' < $cl 2>/dev/null | grep -a '^E2E-G ' > /tmp/$name-g.txt
     l=$(wc -l < /tmp/$name-g.txt)
     if [ "$l" -gt "$last" ]; then
