@@ -597,6 +597,27 @@ static void test_tape_changer(void)
 /* Faults                                                                  */
 
 /*
+ * Eight 512 KiB writes at LBA 60000 + i * 1024, through targets 0 and 1 in
+ * turn, started and consumed by the host.
+ */
+static void start_crash_writes(QXen *x, QVscsiFront *f, QVscsiCmd *b,
+                               uint8_t *bbuf)
+{
+    for (int i = 0; i < 8; i++) {
+        uint8_t cdb[10] = { 0x2a };
+
+        fill(bbuf + i * 512 * KiB, 512 * KiB, 10 + i);
+        stl_be_p(cdb + 2, 60000 + i * 1024);
+        stw_be_p(cdb + 7, 1024);
+        qvscsi_cmd_init(&b[i], 0, i & 1, 0, cdb, 10, VSCSIIF_DMA_TO_DEVICE,
+                        bbuf + i * 512 * KiB, 512 * KiB);
+        qvscsi_cmd_start(f, &b[i]);
+    }
+    qvscsi_push(f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f->ring, QXEN_TIMEOUT_MS));
+}
+
+/*
  * tgtd killed with large writes in flight and restarted on the same port.
  * QEMU's iSCSI driver keeps the requests while it reconnects (libiscsi
  * retries the login for as long as it takes; its command timeout does not
@@ -635,18 +656,7 @@ static void test_target_killed(void)
 
     /* Eight 512 KiB writes, half through each device, then the crash */
     tgt_run("kill", NULL);
-    for (int i = 0; i < 8; i++) {
-        uint8_t cdb[10] = { 0x2a };
-
-        fill(bbuf + i * 512 * KiB, 512 * KiB, 10 + i);
-        stl_be_p(cdb + 2, 60000 + i * 1024);
-        stw_be_p(cdb + 7, 1024);
-        qvscsi_cmd_init(&b[i], 0, i & 1, 0, cdb, 10, VSCSIIF_DMA_TO_DEVICE,
-                        bbuf + i * 512 * KiB, 512 * KiB);
-        qvscsi_cmd_start(&f, &b[i]);
-    }
-    qvscsi_push(&f);
-    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+    start_crash_writes(x, &f, b, bbuf);
     g_usleep(2 * G_USEC_PER_SEC);
     g_assert_cmpuint(qxen_ring_rsp_prod(x, &f.ring), ==, f.ring.rsp_cons);
 
@@ -799,18 +809,7 @@ static void test_target_killed_timeout(void)
 
     tgt_run("kill", NULL);
     start = g_get_monotonic_time();
-    for (int i = 0; i < 8; i++) {
-        uint8_t cdb[10] = { 0x2a };
-
-        fill(bbuf + i * 512 * KiB, 512 * KiB, 10 + i);
-        stl_be_p(cdb + 2, 60000 + i * 1024);
-        stw_be_p(cdb + 7, 1024);
-        qvscsi_cmd_init(&b[i], 0, i & 1, 0, cdb, 10, VSCSIIF_DMA_TO_DEVICE,
-                        bbuf + i * 512 * KiB, 512 * KiB);
-        qvscsi_cmd_start(&f, &b[i]);
-    }
-    qvscsi_push(&f);
-    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+    start_crash_writes(x, &f, b, bbuf);
     /* They wait for the target first */
     query_counts(x, 0, &in_flight, &abandoned, &timeout);
     g_assert_cmpint(in_flight, ==, 8);
