@@ -155,7 +155,19 @@ static void xen_pvscsi_req_free(XenPVSCSIReq *req)
 
 static void xen_pvscsi_start_resets(XenPVSCSIDataPlane *dp);
 
-/* Move @req from the ring's requests to the orphans: it is never answered. */
+/* A ring slot was freed: requests may be waiting for one. */
+static void xen_pvscsi_slot_freed(XenPVSCSIDataPlane *dp)
+{
+    if (dp->stalled && dp->running && !dp->ring_broken) {
+        dp->stalled = false;
+        qemu_bh_schedule(dp->bh);
+    }
+}
+
+/*
+ * Move @req from the ring's requests to the orphans: it is never answered
+ * (again), and its slot is free.
+ */
 static void xen_pvscsi_req_orphan(XenPVSCSIReq *req)
 {
     XenPVSCSIDataPlane *dp = req->dp;
@@ -165,6 +177,7 @@ static void xen_pvscsi_req_orphan(XenPVSCSIReq *req)
     req->orphan = true;
     QTAILQ_INSERT_TAIL(&dp->orphans, req, next);
     dp->nr_orphans++;
+    xen_pvscsi_slot_freed(dp);
 }
 
 /*
@@ -197,11 +210,7 @@ static void xen_pvscsi_req_done(XenPVSCSIReq *req, int32_t rslt,
         scsi_req_unref(sreq);
     }
     xen_pvscsi_req_free(req);
-    /* A ring slot was freed: requests may be waiting for one. */
-    if (dp->stalled && dp->running && !dp->ring_broken) {
-        dp->stalled = false;
-        qemu_bh_schedule(dp->bh);
-    }
+    xen_pvscsi_slot_freed(dp);
     /* A LUN's command ended: a reset may have waited for it. */
     if (had_sreq && dp->resets_waiting) {
         xen_pvscsi_start_resets(dp);
@@ -789,10 +798,6 @@ static void xen_pvscsi_time_out(XenPVSCSIReq *req)
         req->cancelling = true;
         scsi_req_cancel_async(req->sreq, NULL);
     }
-    if (dp->stalled && dp->running && !dp->ring_broken) {
-        dp->stalled = false;
-        qemu_bh_schedule(dp->bh);
-    }
 }
 
 static void xen_pvscsi_timer_arm(XenPVSCSIDataPlane *dp)
@@ -859,7 +864,9 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
             req = g_new0(XenPVSCSIReq, 1);
             req->dp = dp;
             req->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ABORT);
-            req->start_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+            if (dp->timer) {
+                req->start_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+            }
             RING_COPY_REQUEST(&dp->ring, rc, &req->rq);
             dp->ring.req_cons = ++rc;
             QTAILQ_INSERT_TAIL(&dp->inflight, req, next);

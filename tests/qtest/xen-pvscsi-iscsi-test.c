@@ -597,6 +597,34 @@ static void test_tape_changer(void)
 /* Faults                                                                  */
 
 /*
+ * The host of the crash cases: the iSCSI disk through scsi-block (target 0)
+ * and scsi-hd (target 1), and a null-co disk (target 2), connected and with
+ * their unit attentions consumed.
+ */
+static QXen *start_crash_host(QVscsiFront *f, const char *extra,
+                              const char *hba_opts)
+{
+    g_autofree char *ib = iscsi_blockdev("ib", DISK_LUN);
+    g_autofree char *ih = iscsi_blockdev("ih", DISK_LUN);
+    QXen *x;
+
+    x = qxen_start(DOMID,
+        "%s%s%s-blockdev driver=null-co,node-name=null0,size=1048576,"
+        "read-zeroes=on "
+        "-device xen-pvscsi,id=vscsi0,devid=0%s "
+        "-device scsi-block,bus=vscsi0.0,scsi-id=0,drive=ib "
+        "-device scsi-hd,bus=vscsi0.0,scsi-id=1,drive=ih "
+        "-device scsi-hd,bus=vscsi0.0,scsi-id=2,drive=null0",
+        extra, ib, ih, hba_opts);
+    qvscsi_init(f, x, 0);
+    qvscsi_connect(f);
+    clear_ua(f, 0, 0);
+    clear_ua(f, 0, 1);
+    clear_ua(f, 0, 2);
+    return x;
+}
+
+/*
  * Eight 512 KiB writes at LBA 60000 + i * 1024, through targets 0 and 1 in
  * turn, started and consumed by the host.
  */
@@ -628,8 +656,6 @@ static void start_crash_writes(QXen *x, QVscsiFront *f, QVscsiCmd *b,
  */
 static void test_target_killed(void)
 {
-    g_autofree char *ib = iscsi_blockdev("ib", DISK_LUN);
-    g_autofree char *ih = iscsi_blockdev("ih", DISK_LUN);
     QXen *x;
     QVscsiFront f;
     QVscsiCmd a, b[8], c;
@@ -637,18 +663,7 @@ static void test_target_killed(void)
     g_autofree uint8_t *bbuf = g_malloc(8 * 512 * KiB);
     gint64 deadline;
 
-    x = qxen_start(DOMID,
-        "%s%s-blockdev driver=null-co,node-name=null0,size=1048576,"
-        "read-zeroes=on "
-        "-device xen-pvscsi,id=vscsi0,devid=0 "
-        "-device scsi-block,bus=vscsi0.0,scsi-id=0,drive=ib "
-        "-device scsi-hd,bus=vscsi0.0,scsi-id=1,drive=ih "
-        "-device scsi-hd,bus=vscsi0.0,scsi-id=2,drive=null0", ib, ih);
-    qvscsi_init(&f, x, 0);
-    qvscsi_connect(&f);
-    clear_ua(&f, 0, 0);
-    clear_ua(&f, 0, 1);
-    clear_ua(&f, 0, 2);
+    x = start_crash_host(&f, "", "");
 
     fill(abuf, 512 * KiB, 1);
     rw10(&f, &a, 0, 1, true, 50000, abuf, 512 * KiB);
@@ -776,8 +791,6 @@ static void rw10_after_ua(QVscsiFront *f, QVscsiCmd *c, int id, bool write,
  */
 static void test_target_killed_timeout(void)
 {
-    g_autofree char *ib = iscsi_blockdev("ib", DISK_LUN);
-    g_autofree char *ih = iscsi_blockdev("ih", DISK_LUN);
     QXen *x;
     QVscsiFront f;
     QVscsiCmd a, b[8], c, w, r;
@@ -787,18 +800,9 @@ static void test_target_killed_timeout(void)
     gint64 start, deadline;
     QDict *rsp;
 
-    x = qxen_start(DOMID,
-        "%s%s-blockdev driver=null-co,node-name=null0,size=1048576,"
-        "read-zeroes=on "
-        "-device xen-pvscsi,id=vscsi0,devid=0,request-timeout=3 "
-        "-device scsi-block,bus=vscsi0.0,scsi-id=0,drive=ib "
-        "-device scsi-hd,bus=vscsi0.0,scsi-id=1,drive=ih "
-        "-device scsi-hd,bus=vscsi0.0,scsi-id=2,drive=null0", ib, ih);
-    qvscsi_init(&f, x, 0);
-    qvscsi_connect(&f);
-    clear_ua(&f, 0, 0);
-    clear_ua(&f, 0, 1);
-    clear_ua(&f, 0, 2);
+    /* In an IOThread: the timer runs there */
+    x = start_crash_host(&f, "-object iothread,id=io0 ",
+                         ",iothread=io0,request-timeout=3");
     query_counts(x, 0, &in_flight, &abandoned, &timeout);
     g_assert_cmpint(timeout, ==, 3);
 

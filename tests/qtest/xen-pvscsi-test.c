@@ -549,41 +549,16 @@ static void test_ring_overflow(void)
     qxen_stop(x);
 }
 
-/* The frontend closes and connects again on a new ring. */
-static void test_reconnect(void)
-{
-    QXen *x = start();
-    QVscsiFront f;
-    uint8_t buf[512];
-    int32_t rslt;
-
-    qvscsi_init(&f, x, 0);
-    qvscsi_connect(&f);
-    clear_ua(&f, 0, 0, 0);
-    qvscsi_close(&f);
-    {
-        g_autofree char *fe_state = g_strdup_printf("%s/state", f.fe);
-        g_autofree char *be_state = qvscsi_be_key(&f, "state");
-
-        qxs_write(x->xs, fe_state, "1");
-        qxs_wait_state(x, x->xs, be_state, 2);
-    }
-    qvscsi_connect(&f);
-    rw10(&f, 0, 0, false, 7, buf, sizeof(buf), false, &rslt);
-    g_assert_cmphex(rslt, ==, 0);
-    g_assert_cmpuint(buf[0], ==, 7);
-    check_lun_states(&f, 4);
-    qvscsi_close(&f);
-    qvscsi_free(&f);
-    qxen_stop(x);
-}
-
 /*
- * Linux's unbind and rebind of xen-scsifront (rmmod, modprobe): the
- * frontend goes from Connected straight to Closed, then, on a new ring,
- * straight to Initialised, without passing through Initialising.
+ * The frontend closes and connects again on a new ring: either through
+ * Closing and then Initialising, or as Linux's xen-scsifront does when it
+ * is unbound and bound again (rmmod, modprobe): from Connected straight to
+ * Closed, then straight to Initialised.  An online backend is InitWait
+ * again once the frontend has closed, so that the rebound frontend, which
+ * reads the backend's state only after writing Initialised, never finds it
+ * Closed.
  */
-static void test_rebind(void)
+static void reconnect(bool rebind)
 {
     QXen *x = start();
     QVscsiFront f;
@@ -597,11 +572,15 @@ static void test_rebind(void)
     be_state = qvscsi_be_key(&f, "state");
     qvscsi_connect(&f);
     clear_ua(&f, 0, 0, 0);
-    qxs_write(x->xs, fe_state, "6");
-    /* Online, the backend is ready for the next frontend at once */
-    qxs_wait_state(x, x->xs, be_state, 2);
-    qvscsi_release(&f);
-
+    if (rebind) {
+        qxs_write(x->xs, fe_state, "6");
+        qxs_wait_state(x, x->xs, be_state, 2);
+        qvscsi_release(&f);
+    } else {
+        qvscsi_close(&f);
+        qxs_write(x->xs, fe_state, "1");
+        qxs_wait_state(x, x->xs, be_state, 2);
+    }
     qvscsi_connect(&f);
     rw10(&f, 0, 0, false, 7, buf, sizeof(buf), false, &rslt);
     g_assert_cmphex(rslt, ==, 0);
@@ -610,6 +589,16 @@ static void test_rebind(void)
     qvscsi_close(&f);
     qvscsi_free(&f);
     qxen_stop(x);
+}
+
+static void test_reconnect(void)
+{
+    reconnect(false);
+}
+
+static void test_rebind(void)
+{
+    reconnect(true);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1458,6 +1447,72 @@ static void check_lun_info(QDict *l, int index, const char *state,
  * query-xen-pvscsi field by field, before and after connect, with requests
  * in flight; and the LUNs in "info qtree".
  */
+/*
+ * request-timeout (set as a -global, as for hosts a toolstack creates):
+ * reads held by the throttle are failed with TRANSPORT_FAILFAST once the
+ * timeout passes; they stay with the LUN (abandoned) until the clock lets
+ * them end, and the ring goes on working meanwhile and after.
+ */
+static void test_request_timeout(void)
+{
+    QXen *x = start_with(true, " -global xen-pvscsi.request-timeout=1");
+    QVscsiFront f;
+    QVscsiCmd c[2], other;
+    uint8_t buf[2][1024], obuf[512];
+    QDict *h;
+    int64_t abandoned = -1;
+
+    connect_throttled(x, &f);
+    for (int i = 0; i < 2; i++) {
+        read_start(&f, &c[i], 0, 0, 50 + i, buf[i], sizeof(buf[i]));
+    }
+    qvscsi_push(&f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+    h = query_host(x, 0);
+    g_assert_cmpint(qdict_get_int(h, "request-timeout"), ==, 1);
+    g_assert_cmpint(qdict_get_int(h, "in-flight"), ==, 2);
+    g_assert_cmpint(qdict_get_int(h, "abandoned"), ==, 0);
+    qobject_unref(h);
+
+    /* No clock step: only the timeout can answer them */
+    for (int i = 0; i < 2; i++) {
+        qvscsi_cmd_wait(&f, &c[i]);
+        g_assert_cmphex(c[i].rslt, ==,
+                        XEN_VSCSIIF_RSLT_HOST_TRANSPORT_FAILFAST << 16);
+        g_assert_cmpuint(c[i].sense_len, ==, 0);
+    }
+    h = query_host(x, 0);
+    g_assert_cmpint(qdict_get_int(h, "in-flight"), ==, 0);
+    g_assert_cmpint(qdict_get_int(h, "abandoned"), ==, 2);
+    qobject_unref(h);
+
+    /* The other LUNs are served meanwhile */
+    read_start(&f, &other, 2, 3, 60, obuf, sizeof(obuf));
+    qvscsi_push(&f);
+    qvscsi_cmd_wait(&f, &other);
+    check_read(&other, 1, 60);
+
+    /* The throttle lets them end: nothing more reaches the ring */
+    for (int i = 0; i < 20 && abandoned; i++) {
+        qtest_clock_step(x->qts, 2000000000LL);
+        h = query_host(x, 0);
+        abandoned = qdict_get_int(h, "abandoned");
+        qobject_unref(h);
+    }
+    g_assert_cmpint(abandoned, ==, 0);
+    assert_no_response(x, &f);
+
+    /* And the LUN answers new requests as before */
+    read_start(&f, &c[0], 0, 0, 70, buf[0], sizeof(buf[0]));
+    qvscsi_push(&f);
+    run_clock_until_idle(x, &f);
+    check_read(&c[0], 0, 70);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
 static void test_query(void)
 {
     QXen *x = start_with(true, "");
@@ -1907,6 +1962,7 @@ static const TestCase cases[] = {
     { "hotplug/several", test_hotplug_several },
     { "hotplug/no-ack", test_hotplug_no_ack },
     { "query", test_query },
+    { "request-timeout", test_request_timeout },
     { "toolstack/create", test_toolstack_create },
     { "toolstack/hotplug", test_toolstack_hotplug },
 };
