@@ -191,6 +191,22 @@ static void test_wwid_order(void)
         g_assert_null(none);
     }
     {
+        /*
+         * Without INQUIRY vendor/model, a vendor-specific designator is
+         * skipped, and leaves nothing behind in the next one's WWID.
+         */
+        g_autoptr(GByteArray) p = page83();
+        static const uint8_t vs[2] = { 0xab, 0xcd };
+        XvsInquiry bare = q;
+        g_autofree char *w = NULL;
+
+        bare.have_ids = false;
+        add_desig(p, 1, 0, 0, vs, 2);
+        add_desig(p, 2, 0, 1, "IBM     ULT3580   X1", 20);
+        w = wwid_of(p, &bare);
+        g_assert_cmpstr(w, ==, "1IBM_ULT3580_X1");
+    }
+    {
         /* A SCSI-2 page (old EMC): the identifier right after the header */
         static const uint8_t emc[] = { 0, 0x83, 0, 4, 0x60, 0x06, 0x48,
                                        0x01 };

@@ -351,11 +351,12 @@ char *xvs_scsi_id_wwid(const XvsInquiry *inq, const uint8_t *vpd83,
                     (dl < 1 || (dd[4] >> 4) != scsi_id_order[k].naa)) {
                     continue;
                 }
+                if (scsi_id_order[k].type == XVS_DESIG_VENDOR &&
+                    !inq->have_ids) {
+                    continue;
+                }
                 g_string_append_c(raw, hex_digits[scsi_id_order[k].type]);
                 if (scsi_id_order[k].type == XVS_DESIG_VENDOR) {
-                    if (!inq->have_ids) {
-                        continue;
-                    }
                     g_string_append(raw, inq->vendor_raw);
                     g_string_append(raw, inq->model_raw);
                 }
