@@ -26,7 +26,6 @@
 #include "qemu/timer.h"
 #include "qapi/error.h"
 #include "block/aio-wait.h"
-#include "system/dma.h"
 #include "hw/xen/xen-bus-helper.h"
 #include "hw/xen/interface/io/vscsiif.h"
 #include "hw/xen/xen-pvscsi.h"
@@ -46,8 +45,6 @@ struct XenPVSCSIReq {
     vscsiif_segment_t *segs;    /* data segments (direct or indirect) */
     uint64_t buflen;            /* sum of the segment lengths */
     uint64_t done;              /* bytes transferred so far */
-    int bounce_slot;            /* its buffer in the bounce pool, or -1 */
-    QEMUSGList qsg;             /* that buffer, for get_sg_list */
     int32_t cancel_rslt;        /* response if the SCSI layer cancels it */
     int64_t start_ns;           /* QEMU_CLOCK_REALTIME, when read */
     bool orphan;                /* answered or its ring gone: answer nothing */
@@ -65,11 +62,6 @@ struct XenPVSCSIDataPlane {
     unsigned int devid;
     unsigned int max_sg_grant;
     int64_t timeout_ns;         /* request-timeout, 0: none */
-    /* The HBA's bounce pool: XEN_PVSCSI_RING_SIZE buffers of bounce_size */
-    AddressSpace *bounce_as;
-    uint8_t *bounce;
-    uint32_t bounce_size;
-    uint32_t bounce_free;       /* ctx only: bit n set: buffer n is free */
     IOThread *iothread;
     AioContext *ctx;
 
@@ -155,10 +147,6 @@ static void xen_pvscsi_push_response(XenPVSCSIDataPlane *dp, uint16_t rqid,
 
 static void xen_pvscsi_req_free(XenPVSCSIReq *req)
 {
-    if (req->bounce_slot >= 0) {
-        qemu_sglist_destroy(&req->qsg);
-        req->dp->bounce_free |= 1u << req->bounce_slot;
-    }
     if (req->segs != req->direct) {
         g_free(req->segs);
     }
@@ -250,21 +238,39 @@ static int xen_pvscsi_host_status(int host_status)
     return host_status;
 }
 
-/*
- * Grant-copy @len bytes between @buf and the guest's data segments, starting
- * @offset bytes into them.  The caller has checked that offset + len is
- * within req->buflen.
- */
-static bool xen_pvscsi_copy(XenPVSCSIReq *req, uint8_t *buf, uint64_t offset,
-                            uint64_t len, bool to_domain)
+void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
 {
-    XenPVSCSIDataPlane *dp = req->dp;
+    XenPVSCSIReq *req = sreq->hba_private;
+    XenPVSCSIDataPlane *dp;
     g_autofree XenDeviceGrantCopySegment *copy = NULL;
-    uint64_t skip = offset, left = len;
+    bool to_domain;
+    uint8_t *buf = scsi_req_get_buf(sreq);
+    uint64_t skip, left;
     unsigned int n = 0;
     Error *local_err = NULL;
 
+    /*
+     * An orphan was cancelled when its ring went away; the SCSI layer ends
+     * it through the cancel path.  Never touch the guest for it.
+     */
+    if (!req || req->orphan) {
+        return;
+    }
+    dp = req->dp;
+    to_domain = sreq->cmd.mode == SCSI_XFER_FROM_DEV;
+    trace_xen_pvscsi_transfer(dp->devid, req->rq.rqid, len, to_domain);
+
+    if (len > req->buflen - req->done) {
+        /* The device wants more than the guest gave: never overrun. */
+        req->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ERROR);
+        req->cancelling = true;
+        scsi_req_cancel_async(sreq, NULL);
+        return;
+    }
+
     copy = g_new0(XenDeviceGrantCopySegment, req->nr_segs);
+    skip = req->done;
+    left = len;
     for (uint32_t i = 0; i < req->nr_segs && left; i++) {
         vscsiif_segment_t *seg = &req->segs[i];
         uint64_t chunk;
@@ -299,31 +305,6 @@ static bool xen_pvscsi_copy(XenPVSCSIReq *req, uint8_t *buf, uint64_t offset,
         qemu_log_mask(LOG_GUEST_ERROR, "xen-pvscsi %u: request %u: %s\n",
                       dp->devid, req->rq.rqid, error_get_pretty(local_err));
         error_free(local_err);
-        return false;
-    }
-    return true;
-}
-
-/* Without a bounce buffer: the LUN hands over its data piece by piece. */
-void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
-{
-    XenPVSCSIReq *req = sreq->hba_private;
-    bool to_domain;
-
-    /*
-     * An orphan was cancelled when its ring went away; the SCSI layer ends
-     * it through the cancel path.  Never touch the guest for it.
-     */
-    if (!req || req->orphan) {
-        return;
-    }
-    to_domain = sreq->cmd.mode == SCSI_XFER_FROM_DEV;
-    trace_xen_pvscsi_transfer(req->dp->devid, req->rq.rqid, len, to_domain);
-
-    if (len > req->buflen - req->done ||
-        !xen_pvscsi_copy(req, scsi_req_get_buf(sreq), req->done, len,
-                         to_domain)) {
-        /* More than the guest gave (never overrun), or a bad grant */
         req->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ERROR);
         req->cancelling = true;
         scsi_req_cancel_async(sreq, NULL);
@@ -331,47 +312,6 @@ void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
     }
     req->done += len;
     scsi_req_continue(sreq);
-}
-
-/*
- * With a bounce buffer the LUN moves the data itself (get_sg_list): the
- * guest's data is copied in before the command starts, and out when it
- * ends.
- */
-QEMUSGList *xen_pvscsi_get_sg_list(SCSIRequest *sreq)
-{
-    XenPVSCSIReq *req = sreq->hba_private;
-
-    return req && req->bounce_slot >= 0 ? &req->qsg : NULL;
-}
-
-/*
- * Take a bounce buffer for @req's transfer, if one is free and big enough
- * (else the LUN's own buffer and transfer_data do), and fill it for a
- * write.  False if the guest's data cannot be read.
- */
-static bool xen_pvscsi_bounce_get(XenPVSCSIReq *req)
-{
-    XenPVSCSIDataPlane *dp = req->dp;
-    SCSIRequest *sreq = req->sreq;
-    uint64_t xfer = sreq->cmd.xfer;
-    int slot;
-
-    if (sreq->cmd.mode == SCSI_XFER_NONE || !xfer ||
-        xfer > dp->bounce_size || !dp->bounce_free) {
-        return true;
-    }
-    slot = ctz32(dp->bounce_free);
-    dp->bounce_free &= ~(1u << slot);
-    req->bounce_slot = slot;
-    qemu_sglist_init(&req->qsg, DEVICE(dp->xendev), 1, dp->bounce_as);
-    qemu_sglist_add(&req->qsg, (dma_addr_t)slot * dp->bounce_size, xfer);
-    if (sreq->cmd.mode == SCSI_XFER_TO_DEV) {
-        trace_xen_pvscsi_transfer(dp->devid, req->rq.rqid, xfer, false);
-        return xen_pvscsi_copy(req, dp->bounce + (size_t)slot * dp->bounce_size,
-                               0, xfer, false);
-    }
-    return true;
 }
 
 void xen_pvscsi_complete(SCSIRequest *sreq, size_t resid)
@@ -382,23 +322,6 @@ void xen_pvscsi_complete(SCSIRequest *sreq, size_t resid)
 
     if (!req) {
         return;
-    }
-    if (req->bounce_slot >= 0 && !req->orphan) {
-        /* The LUN moved xfer - resid bytes through the bounce buffer */
-        uint64_t n = sreq->cmd.xfer - MIN(resid, sreq->cmd.xfer);
-
-        if (n && sreq->cmd.mode == SCSI_XFER_FROM_DEV) {
-            trace_xen_pvscsi_transfer(req->dp->devid, req->rq.rqid, n, true);
-            if (!xen_pvscsi_copy(req, req->dp->bounce +
-                                 (size_t)req->bounce_slot *
-                                 req->dp->bounce_size, 0, n, true)) {
-                xen_pvscsi_req_done(req,
-                                    RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ERROR),
-                                    0, NULL, 0);
-                return;
-            }
-        }
-        req->done = n;
     }
     if (sreq->status == CHECK_CONDITION) {
         sense_len = scsi_req_get_sense(sreq, sense, sizeof(sense));
@@ -596,11 +519,6 @@ static void xen_pvscsi_do_cdb(XenPVSCSIReq *req, SCSIDevice *d)
 
     trace_xen_pvscsi_cdb(req->dp->devid, rq->rqid, rq->channel, rq->id,
                          rq->lun, rq->cmnd[0], req->buflen, dir);
-    if (!xen_pvscsi_bounce_get(req)) {
-        xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
-                          "cannot read the data to write");
-        return;
-    }
     if (scsi_req_enqueue(sreq)) {
         scsi_req_continue(sreq);
     }
@@ -945,7 +863,6 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
             }
             req = g_new0(XenPVSCSIReq, 1);
             req->dp = dp;
-            req->bounce_slot = -1;
             req->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ABORT);
             if (dp->timer) {
                 req->start_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
@@ -1188,19 +1105,11 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
                                                 unsigned int devid,
                                                 unsigned int max_sg_grant,
                                                 unsigned int request_timeout,
-                                                AddressSpace *bounce_as,
-                                                void *bounce,
-                                                uint32_t bounce_size,
                                                 IOThread *iothread)
 {
     XenPVSCSIDataPlane *dp = g_new0(XenPVSCSIDataPlane, 1);
 
-    QEMU_BUILD_BUG_ON(XEN_PVSCSI_RING_SIZE > 32);
     dp->xendev = xendev;
-    dp->bounce_as = bounce_as;
-    dp->bounce = bounce;
-    dp->bounce_size = bounce_size;
-    dp->bounce_free = MAKE_64BIT_MASK(0, XEN_PVSCSI_RING_SIZE);
     dp->bus = bus;
     dp->devid = devid;
     dp->max_sg_grant = max_sg_grant;

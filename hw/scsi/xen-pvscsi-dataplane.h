@@ -29,9 +29,6 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
                                                 unsigned int devid,
                                                 unsigned int max_sg_grant,
                                                 unsigned int request_timeout,
-                                                AddressSpace *bounce_as,
-                                                void *bounce,
-                                                uint32_t bounce_size,
                                                 IOThread *iothread);
 void xen_pvscsi_dataplane_destroy(XenPVSCSIDataPlane *dp);
 AioContext *xen_pvscsi_dataplane_get_aio_context(XenPVSCSIDataPlane *dp);
@@ -60,7 +57,6 @@ void xen_pvscsi_dataplane_drained_end(XenPVSCSIDataPlane *dp);
 
 /* SCSIBusInfo callbacks */
 void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len);
-QEMUSGList *xen_pvscsi_get_sg_list(SCSIRequest *sreq);
 void xen_pvscsi_complete(SCSIRequest *sreq, size_t resid);
 void xen_pvscsi_fail(SCSIRequest *sreq);
 void xen_pvscsi_cancel(SCSIRequest *sreq);

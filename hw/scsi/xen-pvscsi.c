@@ -22,7 +22,6 @@
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/cutils.h"
-#include "qemu/memalign.h"
 #include "qemu/rcu.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-qom.h"
@@ -707,32 +706,12 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
         return;
     }
 
-    /*
-     * The bounce pool: address space only, touched as it is used.  It is
-     * host memory of QEMU's (a RAM region given its pointer), not guest
-     * RAM: nothing is allocated in the guest, and it is not migrated.
-     */
-    s->bounce_size = MIN((s->max_sg_grant ?: VSCSIIF_SG_TABLESIZE) *
-                         XEN_PAGE_SIZE, XEN_PVSCSI_BOUNCE_MAX);
-    s->bounce = qemu_try_memalign(XEN_PAGE_SIZE,
-                                  (size_t)XEN_PVSCSI_RING_SIZE *
-                                  s->bounce_size);
-    if (!s->bounce) {
-        error_setg(errp, "cannot allocate the bounce buffers");
-        return;
-    }
-    memory_region_init_ram_ptr(&s->bounce_mr, OBJECT(s), "xen-pvscsi-bounce",
-                               (uint64_t)XEN_PVSCSI_RING_SIZE * s->bounce_size,
-                               s->bounce);
-    address_space_init(&s->bounce_as, &s->bounce_mr, "xen-pvscsi-bounce");
-
     s->luns = g_hash_table_new_full(NULL, NULL, NULL, xen_pvscsi_lun_free);
     s->toolstack_index = -1;
     s->dataplane = xen_pvscsi_dataplane_create(xendev, &s->bus, s->devid,
                                                s->max_sg_grant,
                                                s->request_timeout,
-                                               &s->bounce_as, s->bounce,
-                                               s->bounce_size, s->iothread);
+                                               s->iothread);
 
     scsi_bus_init(&s->bus, sizeof(s->bus), DEVICE(s), &xen_pvscsi_scsi_info);
     qbus_set_hotplug_handler(BUS(&s->bus), OBJECT(s));
@@ -749,8 +728,6 @@ static void xen_pvscsi_unrealize(XenDevice *xendev)
 
     xen_pvscsi_dataplane_destroy(s->dataplane);
     s->dataplane = NULL;
-    /* bounce_mr and then the buffers go at finalize, after RCU readers */
-    address_space_destroy(&s->bounce_as);
     if (s->luns) {
         g_hash_table_destroy(s->luns);
         s->luns = NULL;
@@ -761,8 +738,6 @@ static void xen_pvscsi_instance_finalize(Object *obj)
 {
     XenPVSCSI *s = XEN_PVSCSI(obj);
 
-    /* bounce_mr, our child, is gone by now */
-    qemu_vfree(s->bounce);
     g_free(s->auto_iothread_id);
 }
 
@@ -788,7 +763,6 @@ static const struct SCSIBusInfo xen_pvscsi_scsi_info = {
 
     .parse_cdb = xen_pvscsi_parse_cdb,
     .transfer_data = xen_pvscsi_transfer_data,
-    .get_sg_list = xen_pvscsi_get_sg_list,
     .complete = xen_pvscsi_complete,
     .fail = xen_pvscsi_fail,
     .cancel = xen_pvscsi_cancel,

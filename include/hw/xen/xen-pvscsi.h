@@ -10,8 +10,6 @@
 #ifndef HW_XEN_PVSCSI_H
 #define HW_XEN_PVSCSI_H
 
-#include "qemu/units.h"
-#include "exec/memory.h"
 #include "hw/xen/xen-bus.h"
 #include "hw/scsi/scsi.h"
 #include "system/iothread.h"
@@ -31,8 +29,6 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenPVSCSI, XEN_PVSCSI)
     (VSCSIIF_SG_TABLESIZE * VSCSIIF_SG_PER_PAGE)
 
 #define XEN_PVSCSI_RING_SIZE    __CONST_RING_SIZE(vscsiif, XEN_PAGE_SIZE)
-/* A bounce buffer's size at most; larger transfers use the LUN's buffer */
-#define XEN_PVSCSI_BOUNCE_MAX   (512 * KiB)
 
 /* Virtual addressing limits (Linux xen-scsifront: max_id 64, max_lun 255) */
 #define XEN_PVSCSI_MAX_CHANNEL  7
@@ -63,15 +59,6 @@ struct XenPVSCSI {
     char *auto_iothread_id;
 
     XenPVSCSIDataPlane *dataplane;
-    /*
-     * Bounce buffers, one per ring slot, in an address space of the HBA's
-     * own: the LUNs DMA into them (get_sg_list), so no per-command buffer
-     * is allocated.  bounce is freed at finalize, after bounce_mr.
-     */
-    MemoryRegion bounce_mr;
-    AddressSpace bounce_as;
-    void *bounce;
-    uint32_t bounce_size;
 };
 
 #endif
