@@ -9,9 +9,13 @@
 #        tests/e2e/run.sh shell      dom0 shell on the console (Ctrl-t x quits)
 # env:   E2E_CACHE   cache directory (default ${XDG_CACHE_HOME:-$HOME/.cache}/qemu-xen-pvscsi-e2e)
 #        QEMU_BUILD  our QEMU build directory (default <repo>/build/qemu)
-#        E2E_TIMEOUT seconds for the whole nested machine (default 1500)
+#        E2E_TIMEOUT seconds for the whole nested machine (default 1200)
 #        E2E_GUESTS  check: "pv hvm" (default), "pv" or "hvm"
 #        E2E_BENCH_ARGS bench: guest args (default "bench.rt=15 bench.size=128M")
+#        E2E_RETRY   check: how many times to rerun the suite when a failed
+#                    run's console shows the nested machine's own faults
+#                    (see glitches(); default 0)
+#        E2E_TCG_THREAD TCG of the nested machine: "multi" (default) or "single"
 # Needs root (debootstrap, chroot) and the packages of
 # scripts/install-e2e-deps.sh.  Every QEMU runs under timeout.
 #
@@ -92,7 +96,7 @@ stage_qemu() { # DESTDIR
 # off.  Console (Xen + dom0 hvc0) -> $LOG; the filter prints our result lines.
 run_xen() { # PAYLOAD LOG [dom0 args]
   local payload=$1 log=$2; shift 2
-  local to=${E2E_TIMEOUT:-1500}
+  local to=${E2E_TIMEOUT:-1200}
   # TCG, "max" CPU without SMAP: with SMAP the PV dom0 dies at its first
   # stack access under QEMU 7.2 TCG + Xen 4.17.  (KVM here is PVM and cannot
   # run Xen; see docs/devel/xen-pvscsi-e2e.rst.)
@@ -104,7 +108,7 @@ run_xen() { # PAYLOAD LOG [dom0 args]
   [ -n "$payload" ] && drives+=(-drive "file=$payload,if=virtio,format=raw,readonly=on")
   # -snapshot: the cached dom0 image is never written
   timeout --foreground -k 10 "$to" qemu-system-x86_64 \
-    -accel tcg,thread=multi,tb-size=512 -cpu max,-smap -m 3072 -smp 2 \
+    -accel tcg,thread=${E2E_TCG_THREAD:-multi},tb-size=512 -cpu max,-smap -m 3072 -smp 2 \
     -nographic -no-reboot -snapshot \
     -kernel "$C/images/xen-4.17" -append "$xen" \
     -initrd "$C/images/vmlinuz $dom0,$C/images/dom0-initrd.cpio.gz" \
@@ -152,6 +156,16 @@ report() { # LOG
   [ "$nok" = 0 ]
 }
 
+# Faults of the nested machine that no part of ours can cause in that
+# process, as its console shows them: a dom0 or guest process aborting on a
+# corrupt heap or a corrupt ld.so state (seen under load, with and without
+# our QEMU: docs/devel/testing/xen-pvscsi-e2e.rst), and the HVM guest's
+# triple fault under TCG's emulated SVM.  Prints what it found.
+glitches() { # LOG
+  tr -d '\r' < "$1" | grep -a -o -E 'malloc\(\): [a-z ]+|double free or corruption|Inconsistency detected by ld\.so|Triple fault' |
+    sort | uniq -c | sed 's/^ *//' | paste -sd, -
+}
+
 case $MODE in
   cache) build_cache; exit;;
   check|bench|shell) ;;
@@ -180,7 +194,16 @@ case $MODE in
     LOG=$C/logs/check-$STAMP.log
     say "booting Xen + dom0 (guests: ${E2E_GUESTS:-pv hvm}); log $LOG"
     run_xen "$C/images/payload-check.ext4" "$LOG"
-    report "$LOG";;
+    for (( try = 1; ; try++ )); do
+      report "$LOG" && exit 0
+      g=$(glitches "$LOG")
+      [ -n "$g" ] || exit 1          # a failure of ours: never rerun
+      say "this run's console shows faults of the nested machine itself: $g"
+      [ "$try" -le "${E2E_RETRY:-0}" ] || exit 1
+      LOG=$C/logs/check-$STAMP-rerun$try.log
+      say "E2E_RETRY=${E2E_RETRY}: rerun $try of the whole suite; log $LOG"
+      run_xen "$C/images/payload-check.ext4" "$LOG"
+    done;;
   bench)
     . "$E2E/lib/bench-host.sh";;
 esac

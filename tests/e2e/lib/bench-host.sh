@@ -19,11 +19,19 @@ while read -r lib; do
   X="$X $lib:lib/x86_64-linux-gnu/$(basename "$lib")"
 done < <(LD_LIBRARY_PATH=$LP ldd "$FR/usr/bin/fio" | awk '$2=="=>" && $3 ~ /^\// {print $3}')
 stage_qemu "$D" || exit 1
+# E2E_BENCH_STRACE=1: dom0 also gets the host's strace (same Debian release)
+# to count our QEMU's system calls per I/O (a diagnosis, slows QEMU down)
+if [ -n "${E2E_BENCH_STRACE:-}" ]; then
+  command -v strace > /dev/null || { say "E2E_BENCH_STRACE needs strace on the host"; exit 1; }
+  mkdir -p "$D/strace/lib"; cp "$(command -v strace)" "$D/strace/"
+  ldd "$(command -v strace)" | awk '$2=="=>" && $3 ~ /^\// {print $3}' | xargs -r cp -t "$D/strace/lib/"
+fi
 EXTRA="$X" "$E2E/lib/mk-initrd.sh" "$D/guest-initrd.cpio.gz" "$E2E/guest/init-bench.sh" \
   xen-scsifront sd_mod xen-blkfront > "$C/logs/bench-initrd.log" 2>&1 || { cat "$C/logs/bench-initrd.log"; exit 1; }
 cp "$C/images/vmlinuz" "$D/vmlinuz"
 cp "$E2E/dom0/bench.sh" "$D/test.sh"
 echo "${E2E_BENCH_ARGS:-bench.rt=15 bench.size=128M}" > "$D/bench.args"
+echo "${E2E_BENCH_QEMU_ENV:-}" > "$D/bench.qemu.env"
 mk_payload "$D" "$C/images/payload-bench.ext4" || exit 1
 LOG=$C/logs/bench-$STAMP.log
 say "booting Xen + dom0 for the benchmark ($(cat "$D/bench.args")); log $LOG"
