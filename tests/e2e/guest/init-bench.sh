@@ -41,11 +41,20 @@ WLS="1-randrw-8k-j1:randrw:8k:1 2-randrw-128k-j1:randrw:128k:1 3-randrw-8k-j5:ra
   name=${wl%%:*}; r=${wl#*:}; rw=${r%%:*}; r=${r#*:}; bs=${r%%:*}; nj=${r#*:}
   for side in a b c; do
     case $side in a) dev=$A;; b) dev=$B;; c) dev=$C;; esac
-    echo "BENCH-START $name $side"
-    out=$(fio --name=$name-$side --filename=$dev --direct=1 --ioengine=libaio --iodepth=1 \
-        --rw=$rw --rwmixread=50 --bs=$bs --numjobs=$nj --thread --group_reporting \
-        --size=$SIZE --runtime=$RT --time_based --randrepeat=0 --norandommap --minimal 2>&1) || rc=1
-    echo "BENCH-RES $name $side $(echo "$out" | grep '^3;' | tail -1)"
+    # A fio that gives no result (this nested machine now and then hands a
+    # new process corrupt memory) says why and runs once more.
+    for try in 1 2; do
+      echo "BENCH-START $name $side"
+      out=$(fio --name=$name-$side --filename=$dev --direct=1 --ioengine=libaio --iodepth=1 \
+          --rw=$rw --rwmixread=50 --bs=$bs --numjobs=$nj --thread --group_reporting \
+          --size=$SIZE --runtime=$RT --time_based --randrepeat=0 --norandommap --minimal 2>&1)
+      frc=$?
+      res=$(echo "$out" | grep '^3;' | tail -1)
+      [ $frc = 0 ] && [ -n "$res" ] && break
+      echo "BENCH-INFO $name $side: fio rc=$frc, no result (try $try): $(echo "$out" | head -3 | tr '\n' ' ')"
+    done
+    [ -n "$res" ] || rc=1
+    echo "BENCH-RES $name $side $res"
   done
 done
 echo "BENCH-DONE rc=$rc up=$(up)"
