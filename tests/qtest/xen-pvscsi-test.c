@@ -99,20 +99,13 @@ static QXen *start(void)
     return start_with(false, "");
 }
 
-static void cmd_init(QVscsiCmd *c, int channel, int id, int lun,
-                     const uint8_t *cdb, int cdb_len, int dir, void *data,
-                     size_t len)
-{
-    qvscsi_cmd_init(c, channel, id, lun, cdb, cdb_len, dir, data, len);
-}
-
 /* TEST UNIT READY until the power-on unit attention is gone. */
 static void clear_ua(QVscsiFront *f, int channel, int id, int lun)
 {
     static const uint8_t tur[6] = { 0x00 };
     QVscsiCmd c;
 
-    cmd_init(&c, channel, id, lun, tur, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd_init(&c, channel, id, lun, tur, 6, VSCSIIF_DMA_NONE, NULL, 0);
     qvscsi_cmd(f, &c);
     g_assert_cmphex(c.rslt, ==, 0x02);              /* CHECK CONDITION */
     g_assert_cmpuint(c.sense_len, >=, 14);
@@ -181,18 +174,18 @@ static void test_inquiry_capacity(void)
     qvscsi_init(&f, x, 0);
     qvscsi_connect(&f);
 
-    cmd_init(&c, 0, 0, 0, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 96);
+    qvscsi_cmd_init(&c, 0, 0, 0, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 96);
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, 0);
     g_assert_cmphex(buf[0] & 0x1f, ==, 0x00);       /* direct access */
     g_assert_cmpmem(buf + 8, 4, "QEMU", 4);
-    cmd_init(&c, 1, 1, 0, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 96);
+    qvscsi_cmd_init(&c, 1, 1, 0, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 96);
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, 0);
     g_assert_cmphex(buf[0] & 0x1f, ==, 0x05);       /* CD/DVD */
 
     clear_ua(&f, 0, 2, 3);
-    cmd_init(&c, 0, 2, 3, cap_cdb, 10, VSCSIIF_DMA_FROM_DEVICE, buf, 8);
+    qvscsi_cmd_init(&c, 0, 2, 3, cap_cdb, 10, VSCSIIF_DMA_FROM_DEVICE, buf, 8);
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, 0);
     g_assert_cmpuint(ldl_be_p(buf), ==, IMG_SIZE / 512 - 1);
@@ -200,12 +193,12 @@ static void test_inquiry_capacity(void)
     g_assert_cmpuint(c.residual, ==, 0);
 
     /* A missing LUN of an existing target: peripheral qualifier 3 */
-    cmd_init(&c, 0, 2, 5, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 96);
+    qvscsi_cmd_init(&c, 0, 2, 5, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 96);
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, 0);
     g_assert_cmphex(buf[0], ==, 0x7f);
     /* A missing target: no connect */
-    cmd_init(&c, 0, 9, 0, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 96);
+    qvscsi_cmd_init(&c, 0, 9, 0, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 96);
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, RSLT_NO_CONNECT);
 
@@ -222,9 +215,9 @@ static void rw10(QVscsiFront *f, int id, int lun, bool write, uint32_t lba,
 
     stl_be_p(cdb + 2, lba);
     stw_be_p(cdb + 7, len / 512);
-    cmd_init(&c, 0, id, lun, cdb, 10,
-             write ? VSCSIIF_DMA_TO_DEVICE : VSCSIIF_DMA_FROM_DEVICE,
-             buf, len);
+    qvscsi_cmd_init(&c, 0, id, lun, cdb, 10,
+                    write ? VSCSIIF_DMA_TO_DEVICE : VSCSIIF_DMA_FROM_DEVICE,
+                    buf, len);
     c.indirect = indirect;
     qvscsi_cmd(f, &c);
     *rslt = c.rslt;
@@ -311,7 +304,8 @@ static void test_cdrom_write_protect(void)
 
     /* READ(10) of 2048-byte block 5: bytes 10240.. of image 1 */
     cdb[0] = 0x28;
-    cmd_init(&c, 1, 1, 0, cdb, 10, VSCSIIF_DMA_FROM_DEVICE, buf, sizeof(buf));
+    qvscsi_cmd_init(&c, 1, 1, 0, cdb, 10, VSCSIIF_DMA_FROM_DEVICE, buf,
+                    sizeof(buf));
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, 0);
     g_assert_cmpuint(c.residual, ==, 0);
@@ -320,7 +314,8 @@ static void test_cdrom_write_protect(void)
     }
 
     cdb[0] = 0x2a;
-    cmd_init(&c, 1, 1, 0, cdb, 10, VSCSIIF_DMA_TO_DEVICE, buf, sizeof(buf));
+    qvscsi_cmd_init(&c, 1, 1, 0, cdb, 10, VSCSIIF_DMA_TO_DEVICE, buf,
+                    sizeof(buf));
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, 0x02);
     g_assert_cmphex(c.sense[2] & 0xf, ==, 0x7);     /* DATA PROTECT */
@@ -484,13 +479,13 @@ static void test_tmf_idle(void)
     /* LUN reset: success, and the LUN reports the reset ... */
     g_assert_cmphex(send_tmf(&f, VSCSIIF_ACT_SCSI_RESET, 0, 0, 0, 0), ==,
                     XEN_VSCSIIF_RSLT_RESET_SUCCESS);
-    cmd_init(&c, 0, 0, 0, tur, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd_init(&c, 0, 0, 0, tur, 6, VSCSIIF_DMA_NONE, NULL, 0);
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, 0x02);
     g_assert_cmphex(c.sense[2] & 0xf, ==, 0x6);     /* UNIT ATTENTION */
     g_assert_cmphex(c.sense[12], ==, 0x29);         /* reset occurred */
     /* ... while another LUN was not reset */
-    cmd_init(&c, 0, 2, 3, tur, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd_init(&c, 0, 2, 3, tur, 6, VSCSIIF_DMA_NONE, NULL, 0);
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, 0);
     /* No device at the address */
@@ -620,7 +615,8 @@ static void test_report_luns(void)
     /* Target 0 has LUN 0 only */
     stl_be_p(cdb + 6, sizeof(buf));
     memset(buf, 0xee, sizeof(buf));
-    cmd_init(&c, 0, 0, 0, cdb, 12, VSCSIIF_DMA_FROM_DEVICE, buf, sizeof(buf));
+    qvscsi_cmd_init(&c, 0, 0, 0, cdb, 12, VSCSIIF_DMA_FROM_DEVICE, buf,
+                    sizeof(buf));
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, 0);
     g_assert_cmpuint(ldl_be_p(buf), ==, 8);
@@ -634,8 +630,8 @@ static void test_report_luns(void)
      */
     for (int lun = 3; lun >= 0; lun -= 3) {
         memset(buf, 0xee, sizeof(buf));
-        cmd_init(&c, 0, 2, lun, cdb, 12, VSCSIIF_DMA_FROM_DEVICE, buf,
-                 sizeof(buf));
+        qvscsi_cmd_init(&c, 0, 2, lun, cdb, 12, VSCSIIF_DMA_FROM_DEVICE, buf,
+                        sizeof(buf));
         qvscsi_cmd(&f, &c);
         g_assert_cmphex(c.rslt, ==, 0);
         g_assert_cmpuint(ldl_be_p(buf), ==, 16);
@@ -647,14 +643,14 @@ static void test_report_luns(void)
     /* An allocation length of 16 gets the header and the first LUN */
     stl_be_p(cdb + 6, 16);
     memset(buf, 0xee, sizeof(buf));
-    cmd_init(&c, 0, 2, 3, cdb, 12, VSCSIIF_DMA_FROM_DEVICE, buf, 16);
+    qvscsi_cmd_init(&c, 0, 2, 3, cdb, 12, VSCSIIF_DMA_FROM_DEVICE, buf, 16);
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, 0);
     g_assert_cmpuint(ldl_be_p(buf), ==, 16);    /* the whole list's length */
     g_assert_cmpuint(c.residual, ==, 0);
 
     /* LUN 0 of target 2: qualifier 1 (not connected), no device type */
-    cmd_init(&c, 0, 2, 0, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 64);
+    qvscsi_cmd_init(&c, 0, 2, 0, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 64);
     inq_cdb[4] = 64;
     memcpy(c.cdb, inq_cdb, 6);
     qvscsi_cmd(&f, &c);
@@ -663,7 +659,8 @@ static void test_report_luns(void)
 
     /* No target at all: no connect */
     stl_be_p(cdb + 6, sizeof(buf));
-    cmd_init(&c, 0, 5, 0, cdb, 12, VSCSIIF_DMA_FROM_DEVICE, buf, sizeof(buf));
+    qvscsi_cmd_init(&c, 0, 5, 0, cdb, 12, VSCSIIF_DMA_FROM_DEVICE, buf,
+                    sizeof(buf));
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, RSLT_NO_CONNECT);
     g_assert_cmpuint(c.residual, ==, 0);
@@ -704,9 +701,9 @@ static void rw_cdb(QVscsiFront *f, int cdb_size, bool write, uint64_t lba,
     default:
         g_assert_not_reached();
     }
-    cmd_init(&c, 0, 0, 0, cdb, cdb_size,
-             write ? VSCSIIF_DMA_TO_DEVICE : VSCSIIF_DMA_FROM_DEVICE,
-             buf, len);
+    qvscsi_cmd_init(&c, 0, 0, 0, cdb, cdb_size,
+                    write ? VSCSIIF_DMA_TO_DEVICE : VSCSIIF_DMA_FROM_DEVICE,
+                    buf, len);
     qvscsi_cmd(f, &c);
     g_assert_cmphex(c.rslt, ==, 0);
     g_assert_cmpuint(c.residual, ==, 0);
@@ -765,7 +762,8 @@ static void test_capacity16(void)
     clear_ua(&f, 0, 0, 0);
 
     stl_be_p(cdb + 10, sizeof(buf));
-    cmd_init(&c, 0, 0, 0, cdb, 16, VSCSIIF_DMA_FROM_DEVICE, buf, sizeof(buf));
+    qvscsi_cmd_init(&c, 0, 0, 0, cdb, 16, VSCSIIF_DMA_FROM_DEVICE, buf,
+                    sizeof(buf));
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, 0);
     g_assert_cmpuint(ldq_be_p(buf), ==, IMG_SIZE / 512 - 1);
@@ -776,7 +774,7 @@ static void test_capacity16(void)
     cdb[0] = 0x88;
     stq_be_p(cdb + 2, IMG_SIZE / 512);
     stl_be_p(cdb + 10, 1);
-    cmd_init(&c, 0, 0, 0, cdb, 16, VSCSIIF_DMA_FROM_DEVICE, buf, 512);
+    qvscsi_cmd_init(&c, 0, 0, 0, cdb, 16, VSCSIIF_DMA_FROM_DEVICE, buf, 512);
     {
         g_autofree uint8_t *big = g_malloc(512);
 
@@ -804,7 +802,7 @@ static void read_start(QVscsiFront *f, QVscsiCmd *c, int id, int lun,
 
     stl_be_p(cdb + 2, lba);
     stw_be_p(cdb + 7, len / 512);
-    cmd_init(c, 0, id, lun, cdb, 10, VSCSIIF_DMA_FROM_DEVICE, buf, len);
+    qvscsi_cmd_init(c, 0, id, lun, cdb, 10, VSCSIIF_DMA_FROM_DEVICE, buf, len);
     qvscsi_cmd_start(f, c);
 }
 
@@ -922,8 +920,8 @@ static void test_abort_inflight(void)
     qvscsi_push(&f);
     g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
 
-    cmd_init(&abort, 0, 0, 0, victim.cdb, 10, VSCSIIF_DMA_FROM_DEVICE,
-             NULL, 0);
+    qvscsi_cmd_init(&abort, 0, 0, 0, victim.cdb, 10, VSCSIIF_DMA_FROM_DEVICE,
+                    NULL, 0);
     abort.act = VSCSIIF_ACT_SCSI_ABORT;
     abort.dir = VSCSIIF_DMA_NONE;
     abort.ref_rqid = victim.rqid;
@@ -962,7 +960,7 @@ static void test_reset_inflight(void)
     qvscsi_push(&f);
     g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
 
-    cmd_init(&reset, 0, 0, 0, tur_cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd_init(&reset, 0, 0, 0, tur_cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
     reset.act = VSCSIIF_ACT_SCSI_RESET;
     qvscsi_cmd_start(&f, &reset);
     read_start(&f, &r[2], 2, 3, 30, fbuf, sizeof(fbuf));
@@ -975,7 +973,7 @@ static void test_reset_inflight(void)
      */
     qvscsi_cmd_wait(&f, &r[2]);
     check_read(&r[2], 1, 30);
-    cmd_init(&tur, 0, 0, 0, tur_cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd_init(&tur, 0, 0, 0, tur_cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
     qvscsi_cmd(&f, &tur);
     g_assert_cmphex(tur.rslt, ==, XEN_VSCSIIF_RSLT_HOST_BUS_BUSY << 16);
     g_assert_false(reset.done || r[0].done || r[1].done);
@@ -989,12 +987,12 @@ static void test_reset_inflight(void)
     g_assert_cmphex(reset.rslt, ==, XEN_VSCSIIF_RSLT_RESET_SUCCESS);
 
     /* The LUN reports the reset, LUN 0:2:3 does not */
-    cmd_init(&tur, 0, 0, 0, tur_cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd_init(&tur, 0, 0, 0, tur_cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
     qvscsi_cmd(&f, &tur);
     g_assert_cmphex(tur.rslt, ==, 0x02);
     g_assert_cmphex(tur.sense[2] & 0xf, ==, 0x6);
     g_assert_cmphex(tur.sense[12], ==, 0x29);
-    cmd_init(&tur, 0, 2, 3, tur_cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd_init(&tur, 0, 2, 3, tur_cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
     qvscsi_cmd(&f, &tur);
     g_assert_cmphex(tur.rslt, ==, 0);
 
@@ -1021,8 +1019,8 @@ static void test_close_inflight(void)
     read_start(&f, &r[0], 0, 0, 10, buf[0], sizeof(buf[0]));
     read_start(&f, &r[1], 0, 0, 20, buf[1], sizeof(buf[1]));
     memset(wbuf, 0x5a, sizeof(wbuf));
-    cmd_init(&r[2], 0, 0, 0, wcdb, 10, VSCSIIF_DMA_TO_DEVICE, wbuf,
-             sizeof(wbuf));
+    qvscsi_cmd_init(&r[2], 0, 0, 0, wcdb, 10, VSCSIIF_DMA_TO_DEVICE, wbuf,
+                    sizeof(wbuf));
     qvscsi_cmd_start(&f, &r[2]);
     qvscsi_push(&f);
     g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
@@ -1162,16 +1160,6 @@ static void add_lun(QXen *x, const char *id, int target)
                          "'lun': 0, 'drive': 'd3'}", target);
 }
 
-static int32_t tur_rslt(QVscsiFront *f, int channel, int id, int lun)
-{
-    static const uint8_t tur[6] = { 0x00 };
-    QVscsiCmd c;
-
-    cmd_init(&c, channel, id, lun, tur, 6, VSCSIIF_DMA_NONE, NULL, 0);
-    qvscsi_cmd(f, &c);
-    return c.rslt;
-}
-
 /* Add then remove a LUN with the guest connected and idle. */
 static void test_hotplug_idle(void)
 {
@@ -1207,7 +1195,7 @@ static void test_hotplug_idle(void)
     g_assert_cmpuint(removed, ==, 1);
     qtest_qmp_eventwait(x->qts, "DEVICE_DELETED");
     g_assert_cmpint(lun_state(&f, 3), ==, 6);
-    g_assert_cmphex(tur_rslt(&f, 0, 5, 0), ==, RSLT_NO_CONNECT);
+    g_assert_cmphex(qvscsi_tur(&f, 0, 5, 0), ==, RSLT_NO_CONNECT);
     /* The others are untouched */
     for (int n = 0; n < 3; n++) {
         g_assert_cmpint(lun_state(&f, n), ==, 4);
@@ -1248,7 +1236,7 @@ static void test_hotplug_remove_inflight(void)
     check_read(&r[1], 0, 80);
     check_read(&other, 1, 44);
     g_assert_cmpint(lun_state(&f, 0), ==, 6);
-    g_assert_cmphex(tur_rslt(&f, 0, 0, 0), ==, RSLT_NO_CONNECT);
+    g_assert_cmphex(qvscsi_tur(&f, 0, 0, 0), ==, RSLT_NO_CONNECT);
 
     qvscsi_close(&f);
     qvscsi_free(&f);
@@ -1280,7 +1268,7 @@ static void test_hotplug_before_connect(void)
     }
     g_assert_cmpint(lun_state(&f, 0), ==, 6);
     clear_ua(&f, 0, 6, 0);
-    g_assert_cmphex(tur_rslt(&f, 0, 0, 0), ==, RSLT_NO_CONNECT);
+    g_assert_cmphex(qvscsi_tur(&f, 0, 0, 0), ==, RSLT_NO_CONNECT);
 
     qvscsi_close(&f);
     qvscsi_free(&f);
@@ -1758,21 +1746,21 @@ static void test_toolstack_create(void)
         memset(data, 0xa5, sizeof(data));
         stl_be_p(cdb + 2, 200);
         stw_be_p(cdb + 7, 2);
-        cmd_init(&c, 0, 1, 2, cdb, 10, VSCSIIF_DMA_TO_DEVICE, data,
-                 sizeof(data));
+        qvscsi_cmd_init(&c, 0, 1, 2, cdb, 10, VSCSIIF_DMA_TO_DEVICE, data,
+                        sizeof(data));
         qvscsi_cmd(&f, &c);
         g_assert_cmphex(c.rslt, ==, 0);
         check_image(1, 200 * 512, data, sizeof(data));
     }
     /* The drive as a CD */
-    cmd_init(&c, 1, 0, 0, inquiry, 6, VSCSIIF_DMA_FROM_DEVICE, inq,
-             sizeof(inq));
+    qvscsi_cmd_init(&c, 1, 0, 0, inquiry, 6, VSCSIIF_DMA_FROM_DEVICE, inq,
+                    sizeof(inq));
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, 0);
     g_assert_cmphex(inq[0], ==, 0x05);
     /* The bad ones do not exist for the guest */
-    g_assert_cmphex(tur_rslt(&f, 0, 2, 0), ==, RSLT_NO_CONNECT);
-    g_assert_cmphex(tur_rslt(&f, 0, 3, 0), ==, RSLT_NO_CONNECT);
+    g_assert_cmphex(qvscsi_tur(&f, 0, 2, 0), ==, RSLT_NO_CONNECT);
+    g_assert_cmphex(qvscsi_tur(&f, 0, 3, 0), ==, RSLT_NO_CONNECT);
 
     h = query_host(x, 3);
     g_assert_false(qdict_haskey(h, "id"));
@@ -1912,8 +1900,8 @@ static void test_toolstack_hotplug(void)
         ev = qtest_qmp_eventwait_ref(x->qts, "DEVICE_DELETED");
         qobject_unref(ev);
     }
-    g_assert_cmphex(tur_rslt(&f, 0, 7, 1), ==, RSLT_NO_CONNECT);
-    g_assert_cmphex(tur_rslt(&f, 0, 2, 3), ==, RSLT_NO_CONNECT);
+    g_assert_cmphex(qvscsi_tur(&f, 0, 7, 1), ==, RSLT_NO_CONNECT);
+    g_assert_cmphex(qvscsi_tur(&f, 0, 2, 3), ==, RSLT_NO_CONNECT);
     g_assert_cmpint(lun_state(&f, 0), ==, 4);
     clear_ua(&f, 0, 0, 0);
 

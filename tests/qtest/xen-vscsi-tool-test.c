@@ -157,16 +157,6 @@ static void inquiry(QVscsiFront *f, QVscsiCmd *c, int channel, int id,
     qvscsi_cmd(f, c);
 }
 
-static int32_t tur(QVscsiFront *f, int channel, int id, int lun)
-{
-    static const uint8_t cdb[6] = { 0x00 };
-    QVscsiCmd c;
-
-    qvscsi_cmd_init(&c, channel, id, lun, cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
-    qvscsi_cmd(f, &c);
-    return c.rslt;
-}
-
 static int lun_state(QVscsiFront *f, int n)
 {
     g_autofree char *k = qvscsi_be_key(f, "vscsi-devs/dev-%d/state", n);
@@ -226,7 +216,7 @@ static void test_hotplug(void)
     qvscsi_reconfigure(&f, &added, &removed);
     g_assert_cmpuint(added, ==, 1);
     g_assert_cmpuint(removed, ==, 0);
-    g_assert_cmphex(tur(&f, 1, 3, 5) & ~0xff, ==, 0);
+    g_assert_cmphex(qvscsi_tur(&f, 1, 3, 5) & ~0xff, ==, 0);
 
     g_assert_cmpint(TOOL(&r, qmp, "list", "--json"), ==, 0);
     l = json_list(r.out);
@@ -257,7 +247,7 @@ static void test_hotplug(void)
     g_assert_nonnull(strstr(r.out, "detached 0:0:2:0 (vscsi0-0-2-0)"));
     tool_free(&r);
     g_assert_cmpint(lun_state(&f, 0), ==, 6);
-    g_assert_cmphex(tur(&f, 0, 2, 0), ==, RSLT_NO_CONNECT);
+    g_assert_cmphex(qvscsi_tur(&f, 0, 2, 0), ==, RSLT_NO_CONNECT);
     g_assert_false(node_exists(x, "vscsi0-0-2-0-blk"));
     g_assert_true(node_exists(x, "vscsi0-1-3-5-blk"));
 
@@ -387,7 +377,7 @@ static void test_iscsi_args(void)
     g_assert_cmphex(c.rslt, ==, 0);
     g_assert_cmphex(inq[0], ==, 0x08);              /* changer */
     /* and nothing anywhere else */
-    g_assert_cmphex(tur(&f1, 0, 0, 0), ==, RSLT_NO_CONNECT);
+    g_assert_cmphex(qvscsi_tur(&f1, 0, 0, 0), ==, RSLT_NO_CONNECT);
 
     /* list and resolve: the target's own identity, from both sides */
     g_assert_cmpint(TOOL(&r, qmp, "list", "--json"), ==, 0);
@@ -443,7 +433,7 @@ static void test_iscsi_args(void)
     inquiry(&f0, &c, 0, 3, 0, inq, sizeof(inq));
     g_assert_cmphex(c.rslt, ==, 0);
     g_assert_cmphex(inq[0], ==, 0x01);
-    g_assert_cmphex(tur(&f0, 0, 1, 0), ==, RSLT_NO_CONNECT);
+    g_assert_cmphex(qvscsi_tur(&f0, 0, 1, 0), ==, RSLT_NO_CONNECT);
 
     qvscsi_close(&f0);
     qvscsi_free(&f0);

@@ -462,6 +462,13 @@ static XvsQmp *qmp_open(GError **errp)
     return xvs_qmp_connect(opt_qmp, opt_timeout * 1000, errp);
 }
 
+/* Connect to --qmp and return query-xen-pvscsi's answer; *qp stays open. */
+static XvsJson *qmp_query_hosts(XvsQmp **qp, GError **errp)
+{
+    *qp = qmp_open(errp);
+    return *qp ? xvs_qmp_cmd(*qp, "query-xen-pvscsi", NULL, errp) : NULL;
+}
+
 static XvsJson *find_host(XvsJson *hosts, unsigned int devid)
 {
     for (unsigned int i = 0; i < xvs_json_len(hosts); i++) {
@@ -525,11 +532,7 @@ static int cmd_attach(XvsHost *h, int argc, char **argv)
         return fail(err);
     }
     devid = p.spec.vdev[0];
-    q = qmp_open(&err);
-    if (!q) {
-        goto out;
-    }
-    hosts = xvs_qmp_cmd(q, "query-xen-pvscsi", NULL, &err);
+    hosts = qmp_query_hosts(&q, &err);
     if (!hosts) {
         goto out;
     }
@@ -651,11 +654,7 @@ static int cmd_detach(XvsHost *h, int argc, char **argv)
     if (argc != 1 || !xvs_parse_hctl(argv[0], v)) {
         return usage("detach takes the LUN's virtual H:C:T:L");
     }
-    q = qmp_open(&err);
-    if (!q) {
-        goto out;
-    }
-    hosts = xvs_qmp_cmd(q, "query-xen-pvscsi", NULL, &err);
+    hosts = qmp_query_hosts(&q, &err);
     if (!hosts) {
         goto out;
     }
@@ -745,11 +744,7 @@ static int cmd_list(XvsHost *h, int argc, char **argv)
     if (argc != 0) {
         return usage("list takes no arguments");
     }
-    q = qmp_open(&err);
-    if (!q) {
-        return fail(err);
-    }
-    hosts = xvs_qmp_cmd(q, "query-xen-pvscsi", NULL, &err);
+    hosts = qmp_query_hosts(&q, &err);
     xvs_qmp_close(q);
     if (!hosts) {
         return fail(err);

@@ -289,6 +289,16 @@ void qvscsi_cmd(QVscsiFront *f, QVscsiCmd *c)
                      f->ring.rsp_cons);
 }
 
+int32_t qvscsi_tur(QVscsiFront *f, int channel, int id, int lun)
+{
+    static const uint8_t cdb[6] = { 0x00 };
+    QVscsiCmd c;
+
+    qvscsi_cmd_init(&c, channel, id, lun, cdb, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd(f, &c);
+    return c.rslt;
+}
+
 /* Our (the frontend's) per-LUN state, which the backend only reads. */
 static void fe_dev_state(QVscsiFront *f, const char *dev, int state)
 {

@@ -103,6 +103,8 @@ void qvscsi_cmd_wait(QVscsiFront *f, QVscsiCmd *c);
  * arrived with it.
  */
 void qvscsi_cmd(QVscsiFront *f, QVscsiCmd *c);
+/* TEST UNIT READY to channel:id:lun; returns the response's rslt. */
+int32_t qvscsi_tur(QVscsiFront *f, int channel, int id, int lun);
 
 /*
  * One hotplug round as xen-scsifront does it: wait for the backend's
