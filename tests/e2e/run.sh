@@ -162,7 +162,7 @@ report() { # LOG
 # our QEMU: docs/devel/testing/xen-pvscsi-e2e.rst), and the HVM guest's
 # triple fault under TCG's emulated SVM.  Prints what it found.
 glitches() { # LOG
-  tr -d '\r' < "$1" | grep -a -o -E 'malloc\(\): [a-z ]+|double free or corruption|Inconsistency detected by ld\.so|Triple fault|watchdog: killed hung helper' |
+  tr -d '\r' < "$1" | grep -a -o -E 'malloc\(\): [a-z ]+|double free or corruption|Inconsistency detected by ld\.so|Triple fault|watchdog: killed hung helper|watchdog: gave up' |
     sort | uniq -c | sed 's/^ *//' | paste -sd, -
 }
 

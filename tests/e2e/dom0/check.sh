@@ -13,45 +13,64 @@ W=/root/e2e
 KINDS=$(cat $P/kinds 2>/dev/null || echo "pv hvm")
 mkdir -p $W /run/e2e
 up() { cut -d' ' -f1 /proc/uptime; }
-info() { echo "E2E-INFO: [$(up)] $*"; }
+HB=/tmp/e2e-heartbeat
+alive() { echo "$SECONDS" > $HB; }
+alive
+info() { echo "E2E-INFO: [$(up)] $*"; alive; }
 N=0; FAILED=0
 tap() { # ok|"" NAME [why]
-  N=$((N + 1))
+  N=$((N + 1)); alive
   if [ "$1" = ok ]; then echo "E2E-TAP: ok $N - $2"
   else echo "E2E-TAP: not ok $N - $2${3:+ # $3}"; FAILED=$((FAILED + 1)); fi
 }
 # value of key K in a "E2E-G ..." line
 # (pure bash: every process costs in a PV dom0 under TCG)
 kv() { local s=" $1 "; [[ $s == *" $2="* ]] || return 0; s=${s#*" $2="}; echo "${s%% *}"; }
+# indent [FILE]: prefix each line with "E2E-INFO:   ", without a fork
+indent() {
+  local l
+  while IFS= read -r l || [ -n "$l" ]; do echo "E2E-INFO:   $l"; done < "${1:-/dev/stdin}"
+}
 md5at() { # FILE OFFSET_MIB MIB [dd args]
   dd if="$1" bs=1M skip="$2" count="$3" status=none ${4:-} | md5sum | cut -d' ' -f1
 }
 
 # A watchdog: when this script shows no sign of life for 2 minutes, print
 # what every process waits on (a child hung in this nested dom0 is
-# otherwise invisible); the guest loop beats with "alive".
-HB=/tmp/e2e-heartbeat
-alive() { echo "$SECONDS" > $HB; }
-alive
+# otherwise invisible); every info line and every turn of the guest loop
+# beats with "alive" ($HB).
 # It writes to the kernel's console itself, in case the journal is what hangs.
-# Seen twice: a "timeout" forked for a xenstore-read, stuck in a futex before
-# it ever ran its command (the corrupt-memory fault of this nested dom0, see
-# docs/devel/testing/xen-pvscsi-e2e.rst), so "timeout" itself never fires.
-# The watchdog then kills such helpers (single-threaded tools waiting on a
-# futex for over a minute: nothing they do legitimately); the step that ran
-# them sees an empty answer.
+# The hangs it has caught are the corrupt-memory fault of this nested dom0
+# (docs/devel/testing/xen-pvscsi-e2e.rst) striking a freshly forked helper:
+# a "timeout" for a xenstore-read stuck in a futex before it ever ran its
+# command (so "timeout" itself never fires), and a "sed" over a 3-line file
+# spinning on the CPU for 16 minutes.  So it kills such helpers: short-lived
+# single-threaded tools that sit in a futex for over a minute or run for
+# over 90 s (nothing they do here takes that long; python3 is qmp.py, whose
+# socket has a 30 s timeout); the step that ran them sees an empty answer.
+# When no progress comes for 6 minutes all the same, it gives up: the
+# script is killed, the runner reports it and powers off, and run.sh sees
+# why in the log rather than waiting out E2E_TIMEOUT.
 ( exec > /dev/console 2>&1
+  stuck=0
   while sleep 60; do
-    [ -n "$(find $HB -mmin -2 2>/dev/null)" ] && continue
-    echo "E2E-INFO: watchdog: no progress for 2 minutes; processes:"
+    [ -n "$(find $HB -mmin -2 2>/dev/null)" ] && { stuck=0; continue; }
+    stuck=$((stuck + 1))
+    echo "E2E-INFO: watchdog: no progress for $((stuck + 1)) minutes; processes:"
     ps -eo pid,ppid,stat,wchan:24,etime,args --sort=pid | tail -50 | cut -c1-200 | sed 's/^/E2E-INFO:   ps| /'
-    for p in $(ps -eo pid=,etimes=,wchan:32=,comm= |
-               awk '$2 > 60 && $3 == "futex_wait_queue" &&
-                    $4 ~ /^(timeout|xenstore-.*|tr|grep|sed|cut|awk|wc|head|md5sum)$/ {print $1}'); do
-      echo "E2E-INFO: watchdog: killed hung helper $(ps -o pid=,comm= -p $p)"
-      kill -9 $p
+    killed=0
+    for p in $(ps -eo pid=,etimes=,stat=,wchan:32=,comm= |
+               awk '$5 ~ /^(timeout|xenstore-.*|tr|grep|sed|cut|awk|wc|head|tail|cat|md5sum|dd|seq|python3)$/ &&
+                    (($2 > 60 && $4 == "futex_wait_queue") || ($2 > 90 && $3 ~ /^R/)) {print $1}'); do
+      echo "E2E-INFO: watchdog: killed hung helper $(ps -o pid=,stat=,etime=,comm= -p $p)"
+      kill -9 $p; killed=1
     done
-    alive
+    if [ $killed = 0 ] && [ $stuck -ge 5 ]; then
+      echo "E2E-INFO: watchdog: gave up: no progress for 6 minutes and no hung helper to kill; ending the script"
+      kill -9 $$
+      exit
+    fi
+    [ $killed = 1 ] && { stuck=0; alive; }
   done ) &
 WATCHDOG=$!
 trap 'kill $WATCHDOG 2>/dev/null' EXIT
@@ -277,7 +296,7 @@ CFG
         'blockdev-add:{"driver":"raw","node-name":"hot","file":"fhot"}' \
         'device_add:{"driver":"scsi-hd","id":"lhot","bus":"h0.0","channel":0,"scsi-id":4,"lun":0,"drive":"hot"}' \
         > /tmp/$name-hot.log 2>&1; hadd=$?
-      sed 's/^/E2E-INFO:   /' /tmp/$name-hot.log
+      indent /tmp/$name-hot.log
     fi
     if [ $step = 1 ] && [ -n "${seen[HOTADD]:-}" ]; then
       step=2
@@ -301,12 +320,12 @@ CFG
       done
       grep -q '^HBA id=h1 ' /tmp/$name-q.log && bq=still-there || bq=gone
       xenstore-exists /local/domain/0/backend/qvscsi/$D/1 2>/dev/null && bq="$bq,xenstore-backend-left" || bq="$bq,xenstore-backend-removed"
-      info "$K: device_del h1: rc=$bdel -> $bq"; sed 's/^/E2E-INFO:   /' /tmp/$name-q.log
+      info "$K: device_del h1: rc=$bdel -> $bq"; indent /tmp/$name-q.log
     fi
     if [ $step = 3 ] && [ -n "${seen[RECONNECT]:-}" ]; then
       step=4
       info "$K: after the guest's driver reload: backend/frontend state of devid 0: $(timeout 30 xenstore-read /local/domain/0/backend/qvscsi/$D/0/state /local/domain/$D/device/vscsi/0/state 2>&1 | tr '\n' ' ')"
-      python3 $P/qmp.py $QMPS --pvscsi 2>&1 | grep '^HBA' | sed 's/^/E2E-INFO:   /'
+      python3 $P/qmp.py $QMPS --pvscsi 2>&1 | grep '^HBA' | indent
     fi
     [ -n "${seen[DONE]:-}" ] && break
     # a single "xl list" can fail transiently under load: 3 in a row mean gone
