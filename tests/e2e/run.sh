@@ -187,7 +187,7 @@ case $MODE in
       { cat "$C/logs/guest-initrd.log"; exit 1; }
     cp "$C/images/vmlinuz" "$D/vmlinuz"
     cp "$E2E/dom0/check.sh" "$D/test.sh"
-    cp "$E2E/dom0/qmp.py" "$SRC/tests/iscsi/tgt-target.sh" "$D/"
+    cp "$E2E/dom0/qmp.py" "$E2E/dom0/watchdog.sh" "$SRC/tests/iscsi/tgt-target.sh" "$D/"
     [ -f "$E2E/dom0/resolve.sh" ] && cp "$E2E/dom0/resolve.sh" "$D/"
     echo "${E2E_GUESTS:-pv hvm}" > "$D/kinds"
     mk_payload "$D" "$C/images/payload-check.ext4" || exit 1

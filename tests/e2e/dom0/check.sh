@@ -13,9 +13,8 @@ W=/root/e2e
 KINDS=$(cat $P/kinds 2>/dev/null || echo "pv hvm")
 mkdir -p $W /run/e2e
 up() { cut -d' ' -f1 /proc/uptime; }
-HB=/tmp/e2e-heartbeat
-alive() { echo "$SECONDS" > $HB; }
-alive
+# the watchdog (watchdog.sh) and its heartbeat "alive"
+. $P/watchdog.sh
 info() { echo "E2E-INFO: [$(up)] $*"; alive; }
 N=0; FAILED=0
 tap() { # ok|"" NAME [why]
@@ -35,44 +34,10 @@ md5at() { # FILE OFFSET_MIB MIB [dd args]
   dd if="$1" bs=1M skip="$2" count="$3" status=none ${4:-} | md5sum | cut -d' ' -f1
 }
 
-# A watchdog: when this script shows no sign of life for 2 minutes, print
-# what every process waits on (a child hung in this nested dom0 is
-# otherwise invisible); every info line and every turn of the guest loop
-# beats with "alive" ($HB).
-# It writes to the kernel's console itself, in case the journal is what hangs.
-# The hangs it has caught are the corrupt-memory fault of this nested dom0
-# (docs/devel/testing/xen-pvscsi-e2e.rst) striking a freshly forked helper:
-# a "timeout" for a xenstore-read stuck in a futex before it ever ran its
-# command (so "timeout" itself never fires), and a "sed" over a 3-line file
-# spinning on the CPU for 16 minutes.  So it kills such helpers: short-lived
-# single-threaded tools that sit in a futex for over a minute or run for
-# over 90 s (nothing they do here takes that long; python3 is qmp.py, whose
-# socket has a 30 s timeout); the step that ran them sees an empty answer.
-# When no progress comes for 6 minutes all the same, it gives up: the
-# script is killed, the runner reports it and powers off, and run.sh sees
-# why in the log rather than waiting out E2E_TIMEOUT.
-( exec > /dev/console 2>&1
-  stuck=0
-  while sleep 60; do
-    [ -n "$(find $HB -mmin -2 2>/dev/null)" ] && { stuck=0; continue; }
-    stuck=$((stuck + 1))
-    echo "E2E-INFO: watchdog: no progress for $((stuck + 1)) minutes; processes:"
-    ps -eo pid,ppid,stat,wchan:24,etime,args --sort=pid | tail -50 | cut -c1-200 | sed 's/^/E2E-INFO:   ps| /'
-    killed=0
-    for p in $(ps -eo pid=,etimes=,stat=,wchan:32=,comm= |
-               awk '$5 ~ /^(timeout|xenstore-.*|tr|grep|sed|cut|awk|wc|head|tail|cat|md5sum|dd|seq|python3)$/ &&
-                    (($2 > 60 && $4 == "futex_wait_queue") || ($2 > 90 && $3 ~ /^R/)) {print $1}'); do
-      echo "E2E-INFO: watchdog: killed hung helper $(ps -o pid=,stat=,etime=,comm= -p $p)"
-      kill -9 $p; killed=1
-    done
-    if [ $killed = 0 ] && [ $stuck -ge 5 ]; then
-      echo "E2E-INFO: watchdog: gave up: no progress for 6 minutes and no hung helper to kill; ending the script"
-      kill -9 $$
-      exit
-    fi
-    [ $killed = 1 ] && { stuck=0; alive; }
-  done ) &
-WATCHDOG=$!
+# Every info and tap line and every turn of the guest loop beats; the
+# watchdog kills helpers hung by the nested machine's faults and gives up
+# on a script that makes no progress (watchdog.sh).
+wd_start $$
 trap 'kill $WATCHDOG 2>/dev/null' EXIT
 
 # ------------------------------------------------------------------ setup
