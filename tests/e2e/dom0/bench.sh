@@ -14,10 +14,13 @@ P=/mnt/payload
 Q=$P/qemu/bin/qemu-system-i386
 SIZE_MB=128
 up() { cut -d' ' -f1 /proc/uptime; }
-info() { echo "E2E-INFO: [$(up)] $*"; }
+. $P/watchdog.sh                 # hung helpers of the nested dom0 (watchdog.sh)
+info() { echo "E2E-INFO: [$(up)] $*"; alive; }
+wd_start $$
+trap 'kill $WATCHDOG 2>/dev/null' EXIT
 ARGS=$(cat $P/bench.args 2>/dev/null)
 xl list >/dev/null || { info "xl not working"; exit 1; }
-for f in pvscsi qdisk lio; do dd if=/dev/zero of=/dev/shm/$f.img bs=1M count=$SIZE_MB status=none; done
+for f in pvscsi qdisk lio; do dd if=/dev/zero of=/dev/shm/$f.img bs=1M count=$SIZE_MB status=none; alive; done
 df -h /dev/shm | sed 's/^/E2E-INFO:   /'
 
 info "LIO fileio on /dev/shm/lio.img for xen-scsiback"
@@ -136,6 +139,7 @@ for i in $(seq 1 1800); do
     xl list bench >/dev/null 2>&1 && fails=0 || fails=$((fails + 1))
     [ $fails -ge 3 ] && { info "the guest is gone"; break; }
   fi
+  alive
   read -t 1 -u 7 _
 done
 sleep 2

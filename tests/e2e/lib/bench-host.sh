@@ -29,7 +29,7 @@ fi
 EXTRA="$X" "$E2E/lib/mk-initrd.sh" "$D/guest-initrd.cpio.gz" "$E2E/guest/init-bench.sh" \
   xen-scsifront sd_mod xen-blkfront > "$C/logs/bench-initrd.log" 2>&1 || { cat "$C/logs/bench-initrd.log"; exit 1; }
 cp "$C/images/vmlinuz" "$D/vmlinuz"
-cp "$E2E/dom0/bench.sh" "$D/test.sh"
+cp "$E2E/dom0/bench.sh" "$D/test.sh"; cp "$E2E/dom0/watchdog.sh" "$D/"
 echo "${E2E_BENCH_ARGS:-bench.rt=15 bench.size=128M}" > "$D/bench.args"
 echo "${E2E_BENCH_QEMU_ENV:-}" > "$D/bench.qemu.env"
 mk_payload "$D" "$C/images/payload-bench.ext4" || exit 1
