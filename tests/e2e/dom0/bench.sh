@@ -66,14 +66,20 @@ xenstore-write $BE/state 1
 # e.g. glibc's allocator tunables
 QENV=$(cat $P/bench.qemu.env 2>/dev/null)
 [ -n "$QENV" ] && info "QEMU runs with: $QENV"
+# bench.iothreads (E2E_BENCH_IOTHREADS=1): (a) and (b) each in an IOThread
+IOT=(); IOA=; IOB=
+if [ "$(cat $P/bench.iothreads 2>/dev/null)" = 1 ]; then
+  IOT=(-object iothread,id=ioa -object iothread,id=iob); IOA=,iothread=ioa; IOB=,iothread=iob
+  info "xen-pvscsi and xen-disk each run in an IOThread"
+fi
 env $QENV timeout -k 5 1500 $Q -machine xenpv -xen-domid $D -xen-attach -nodefaults -display none \
-  -monitor none -serial none -parallel none \
+  -monitor none -serial none -parallel none "${IOT[@]}" \
   -blockdev driver=file,node-name=fa,filename=/dev/shm/pvscsi.img,cache.direct=off \
   -blockdev driver=raw,node-name=a,file=fa \
   -drive file=/dev/shm/qdisk.img,if=none,id=b,format=raw,cache=writeback \
-  -device xen-pvscsi,id=h0,devid=0 \
+  -device xen-pvscsi,id=h0,devid=0$IOA \
   -device scsi-hd,bus=h0.0,channel=0,scsi-id=0,lun=0,drive=a \
-  -device xen-disk,vdev=xvda,drive=b > /tmp/bench-qemu.log 2>&1 &
+  -device xen-disk,vdev=xvda,drive=b$IOB > /tmp/bench-qemu.log 2>&1 &
 QPID=$!
 for i in $(seq 1 60); do
   [ "$(xenstore-read /local/domain/0/backend/qvscsi/$D/0/state 2>/dev/null)" = 2 ] &&

@@ -32,6 +32,7 @@ cp "$C/images/vmlinuz" "$D/vmlinuz"
 cp "$E2E/dom0/bench.sh" "$D/test.sh"; cp "$E2E/dom0/watchdog.sh" "$D/"
 echo "${E2E_BENCH_ARGS:-bench.rt=15 bench.size=128M}" > "$D/bench.args"
 echo "${E2E_BENCH_QEMU_ENV:-}" > "$D/bench.qemu.env"
+echo "${E2E_BENCH_IOTHREADS:-0}" > "$D/bench.iothreads"
 mk_payload "$D" "$C/images/payload-bench.ext4" || exit 1
 LOG=$C/logs/bench-$STAMP.log
 say "booting Xen + dom0 for the benchmark ($(cat "$D/bench.args")); log $LOG"
