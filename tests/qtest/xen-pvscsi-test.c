@@ -1432,10 +1432,6 @@ static void check_lun_info(QDict *l, int index, const char *state,
 }
 
 /*
- * query-xen-pvscsi field by field, before and after connect, with requests
- * in flight; and the LUNs in "info qtree".
- */
-/*
  * request-timeout (set as a -global, as for hosts a toolstack creates):
  * reads held by the throttle are failed with TRANSPORT_FAILFAST once the
  * timeout passes; they stay with the LUN (abandoned) until the clock lets
@@ -1501,6 +1497,10 @@ static void test_request_timeout(void)
     qxen_stop(x);
 }
 
+/*
+ * query-xen-pvscsi field by field, before and after connect, with requests
+ * in flight; and the LUNs in "info qtree".
+ */
 static void test_query(void)
 {
     QXen *x = start_with(true, "");
