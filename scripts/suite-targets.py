@@ -19,9 +19,16 @@ def main():
     targets = set()
     for test in json.load(sys.stdin):
         suites = [s.split(':', 1)[-1] for s in test.get('suite', [])]
-        if suite in suites:
-            exe = os.path.realpath(test['cmd'][0])
-            targets.add(os.path.relpath(exe, builddir))
+        if suite not in suites:
+            continue
+        # the executable, or for a script run by an interpreter, the
+        # executables of the build it is given
+        for arg in test['cmd']:
+            if not os.path.isabs(arg):
+                continue
+            path = os.path.realpath(arg)
+            if path.startswith(builddir + os.sep):
+                targets.add(os.path.relpath(path, builddir))
     print(' '.join(sorted(targets)))
 
 

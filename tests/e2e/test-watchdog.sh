@@ -34,8 +34,10 @@ sed ':a;ba' "$T/decoy.in" & decoy=$!
 start=$SECONDS
 WD_HB=$T/hb WD_OUT=$T/wd.log timeout -s KILL 60 bash "$T/script.sh" "$WD" > "$T/out.log" 2>&1 &
 wait $!; rc=$?
-sleep 1.5                     # the watchdog's own exit after giving up
-left=$(ps -o pid= -p "$(paste -sd, "$T/hb.pids")" | wc -l)
+sleep 3                       # the watchdog's own exit after giving up
+# still running (an exited one may stay a zombie a while: its parent was
+# killed, and whoever adopts it reaps when it does)
+left=$(ps -o stat= -p "$(paste -sd, "$T/hb.pids")" | grep -cv '^Z')
 kill -0 $decoy 2>/dev/null; decoy_alive=$?
 kill -9 $decoy; wait $decoy 2>/dev/null
 kill -9 $(cat "$T/hb.pids") 2>/dev/null

@@ -35,10 +35,28 @@ typedef struct Target {
     char *portal;
     char *iqn;
     char *disk;                 /* the disk's backing file */
+    pid_t pid;                  /* tgtd, while we believe it runs */
 } Target;
 
 static Target tgt;
 static const char *script;
+
+static char *tgt_env(const char *key)
+{
+    g_autofree char *path = g_build_filename(tgt.dir, "env", NULL);
+    g_autofree char *contents = NULL;
+    g_auto(GStrv) lines = NULL;
+    size_t len = strlen(key);
+
+    g_assert_true(g_file_get_contents(path, &contents, NULL, NULL));
+    lines = g_strsplit(contents, "\n", -1);
+    for (int i = 0; lines[i]; i++) {
+        if (!strncmp(lines[i], key, len) && lines[i][len] == '=') {
+            return g_strdup(lines[i] + len + 1);
+        }
+    }
+    g_assert_not_reached();
+}
 
 /* Run tgt-target.sh @op on our target; assert success. */
 static void tgt_run(const char *op, const char *args)
@@ -56,23 +74,51 @@ static void tgt_run(const char *op, const char *args)
         g_test_message("%s: %s%s", cmd, out, err);
         g_assert_not_reached();
     }
+    if (!strcmp(op, "kill") || !strcmp(op, "stop")) {
+        tgt.pid = 0;
+        qxen_watchdog_watch_pid(0);
+    } else if (!strcmp(op, "start") || !strcmp(op, "restart")) {
+        g_autofree char *pid = tgt_env("TGT_PID");
+
+        tgt.pid = atoi(pid);
+        g_assert_cmpint(tgt.pid, >, 1);
+        qxen_watchdog_watch_pid(tgt.pid);
+    }
 }
 
-static char *tgt_env(const char *key)
+/*
+ * tgtd is no child of ours (its script has exited): kill it when the
+ * program aborts, so that a failed case does not leave it behind.
+ */
+static void tgt_abort_hook(void *opaque)
 {
-    g_autofree char *path = g_build_filename(tgt.dir, "env", NULL);
-    g_autofree char *contents = NULL;
-    g_auto(GStrv) lines = NULL;
-    size_t len = strlen(key);
+    if (tgt.pid > 0) {
+        kill(tgt.pid, SIGKILL);
+    }
+}
 
-    g_assert_true(g_file_get_contents(path, &contents, NULL, NULL));
-    lines = g_strsplit(contents, "\n", -1);
-    for (int i = 0; lines[i]; i++) {
-        if (!strncmp(lines[i], key, len) && lines[i][len] == '=') {
-            return g_strdup(lines[i] + len + 1);
+/* For the case watchdog: what tgtd said last */
+static void tgt_hang_hook(void)
+{
+    g_autofree char *path = NULL;
+    g_autofree char *log = NULL;
+    g_auto(GStrv) lines = NULL;
+    int n;
+
+    if (!tgt.dir) {
+        return;
+    }
+    path = g_build_filename(tgt.dir, "tgtd.log", NULL);
+    if (!g_file_get_contents(path, &log, NULL, NULL)) {
+        return;
+    }
+    lines = g_strsplit(log, "\n", -1);
+    n = g_strv_length(lines);
+    for (int i = MAX(n - 12, 0); i < n; i++) {
+        if (*lines[i]) {
+            fprintf(stderr, "tgtd.log: %s\n", lines[i]);
         }
     }
-    g_assert_not_reached();
 }
 
 static void tgt_start(void)
@@ -1038,15 +1084,21 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     script = g_getenv("XEN_PVSCSI_TGT_SCRIPT");
     g_assert_nonnull(script);
+    qtest_add_abrt_handler(tgt_abort_hook, NULL);
+    qxen_watchdog_set_hook(tgt_hang_hook);
+    qxen_watchdog_arm("tgt-target.sh start", qxen_case_timeout());
     tgt_start();
-    qtest_add_func("/xen-pvscsi/iscsi/disk", test_disk);
-    qtest_add_func("/xen-pvscsi/iscsi/tape-changer", test_tape_changer);
-    qtest_add_func("/xen-pvscsi/iscsi/toolstack-url", test_toolstack_url);
-    qtest_add_func("/xen-pvscsi/iscsi/login-refused", test_login_refused);
-    qtest_add_func("/xen-pvscsi/iscsi/target-killed", test_target_killed);
-    qtest_add_func("/xen-pvscsi/iscsi/target-killed-timeout",
-                   test_target_killed_timeout);
+    qxen_watchdog_disarm();
+    qxen_add_test("/xen-pvscsi/iscsi/disk", test_disk);
+    qxen_add_test("/xen-pvscsi/iscsi/tape-changer", test_tape_changer);
+    qxen_add_test("/xen-pvscsi/iscsi/toolstack-url", test_toolstack_url);
+    qxen_add_test("/xen-pvscsi/iscsi/login-refused", test_login_refused);
+    qxen_add_test("/xen-pvscsi/iscsi/target-killed", test_target_killed);
+    qxen_add_test("/xen-pvscsi/iscsi/target-killed-timeout",
+                  test_target_killed_timeout);
     ret = g_test_run();
+    qxen_watchdog_arm("tgt-target.sh stop", qxen_case_timeout());
     tgt_stop();
+    qxen_watchdog_disarm();
     return ret;
 }

@@ -1960,7 +1960,9 @@ static void run_main_loop(const void *data)
     const TestCase *tc = data;
 
     use_iothread = false;
+    qxen_watchdog_arm(tc->name, qxen_case_timeout());
     tc->fn();
+    qxen_watchdog_disarm();
 }
 
 static void run_iothread(const void *data)
@@ -1968,7 +1970,9 @@ static void run_iothread(const void *data)
     const TestCase *tc = data;
 
     use_iothread = true;
+    qxen_watchdog_arm(tc->name, qxen_case_timeout());
     tc->fn();
+    qxen_watchdog_disarm();
 }
 
 int main(int argc, char **argv)

@@ -689,23 +689,55 @@ static void test_bad_properties(void)
                          "only one xen-qtest-hv device is allowed");
 }
 
+/*
+ * The case watchdog's own test, registered only for
+ * tests/qtest/xen-qtest-watchdog-test.sh (QXEN_WATCHDOG_SELFTEST=1, with a
+ * short QXEN_CASE_TIMEOUT): QEMU stopped with SIGSTOP never answers the
+ * qtest command, so the watchdog must end the program, report on QEMU and
+ * on a watched process that is no child of ours, and kill both.
+ */
+static void test_watchdog_selftest(void)
+{
+    QXen *x = qxen_start(DOMID, "%s", "");
+    g_autofree char *out = NULL;
+    pid_t qemu = qtest_pid(x->qts);
+    int daemon, status;
+
+    /* a "daemon": its shell has exited, init or a subreaper adopts it */
+    g_assert_true(g_spawn_command_line_sync(
+                      "sh -c 'sleep 300 </dev/null >/dev/null 2>&1 & "
+                      "echo $!'", &out, NULL, &status, NULL));
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    daemon = atoi(out);
+    g_assert_cmpint(daemon, >, 1);
+    qxen_watchdog_watch_pid(daemon);
+    g_test_message("qemu pid %d, daemon pid %d", (int)qemu, daemon);
+    g_assert_cmpint(kill(qemu, SIGSTOP), ==, 0);
+    qtest_readl(x->qts, QXEN_MMIO_BASE + QXEN_REG_DOMID);
+    g_assert_not_reached();
+}
+
 int main(int argc, char **argv)
 {
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    qtest_add_func("/xen-qtest-hv/xen-disk/rw", test_rw);
-    qtest_add_func("/xen-qtest-hv/xen-disk/rw-iothread", test_rw_iothread);
-    qtest_add_func("/xen-qtest-hv/xen-disk/unplug-replug",
-                   test_unplug_replug);
-    qtest_add_func("/xen-qtest-hv/xen-disk/toolstack", test_toolstack);
-    qtest_add_func("/xen-qtest-hv/xen-disk/bad-grants", test_bad_grants);
-    qtest_add_func("/xen-qtest-hv/xen-disk/bad-ring-ref", test_bad_ring_ref);
-    qtest_add_func("/xen-qtest-hv/xenstore/semantics", test_xenstore);
-    qtest_add_func("/xen-qtest-hv/xenstore/malformed",
-                   test_malformed_xenstore);
-    qtest_add_func("/xen-qtest-hv/device/bad-properties",
-                   test_bad_properties);
+    qxen_add_test("/xen-qtest-hv/xen-disk/rw", test_rw);
+    qxen_add_test("/xen-qtest-hv/xen-disk/rw-iothread", test_rw_iothread);
+    qxen_add_test("/xen-qtest-hv/xen-disk/unplug-replug",
+                  test_unplug_replug);
+    qxen_add_test("/xen-qtest-hv/xen-disk/toolstack", test_toolstack);
+    qxen_add_test("/xen-qtest-hv/xen-disk/bad-grants", test_bad_grants);
+    qxen_add_test("/xen-qtest-hv/xen-disk/bad-ring-ref", test_bad_ring_ref);
+    qxen_add_test("/xen-qtest-hv/xenstore/semantics", test_xenstore);
+    qxen_add_test("/xen-qtest-hv/xenstore/malformed",
+                  test_malformed_xenstore);
+    qxen_add_test("/xen-qtest-hv/device/bad-properties",
+                  test_bad_properties);
+    if (g_getenv("QXEN_WATCHDOG_SELFTEST")) {
+        qxen_add_test("/xen-qtest-hv/watchdog-selftest",
+                      test_watchdog_selftest);
+    }
     ret = g_test_run();
     if (img_path) {
         unlink(img_path);

@@ -455,7 +455,7 @@ int main(int argc, char **argv)
     /* Built by our own meson project; its absence is a failure */
     g_assert_nonnull(tool);
     g_assert_true(g_file_test(tool, G_FILE_TEST_IS_EXECUTABLE));
-    qtest_add_func("/xen-vscsi/hotplug", test_hotplug);
-    qtest_add_func("/xen-vscsi/iscsi-args", test_iscsi_args);
+    qxen_add_test("/xen-vscsi/hotplug", test_hotplug);
+    qxen_add_test("/xen-vscsi/iscsi-args", test_iscsi_args);
     return g_test_run();
 }

@@ -18,10 +18,14 @@ static struct xs_handle *xs_connect(const char *path)
 {
     struct xs_handle *h;
 
-    /* libxenstore finds the daemon's socket through XENSTORED_PATH. */
-    g_setenv("XENSTORED_PATH", path, TRUE);
+    /*
+     * libxenstore finds the daemon's socket through XENSTORED_PATH.  (Not
+     * g_setenv(), which complains once the case watchdog's thread exists:
+     * that thread reads the environment only when it ends the program.)
+     */
+    setenv("XENSTORED_PATH", path, 1);
     h = xs_open(XS_OPEN_SOCKETONLY);
-    g_unsetenv("XENSTORED_PATH");
+    unsetenv("XENSTORED_PATH");
     g_assert_nonnull(h);
     return h;
 }
@@ -89,6 +93,152 @@ void qxen_stop(QXen *x)
     g_free(x->tmpdir);
     g_free(x->gref_used);
     g_free(x);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Case watchdog                                                           */
+
+static struct {
+    GMutex lock;
+    GCond cond;
+    GThread *thread;
+    gint64 deadline;            /* monotonic; 0 while disarmed */
+    char *what;
+    int seconds;
+    void (*hook)(void);
+    pid_t pid;
+    const char *script;         /* $QXEN_HANG_REPORT */
+} wd;
+
+static G_NORETURN void wd_expire(const char *what, int seconds,
+                                 void (*hook)(void), pid_t watched,
+                                 const char *script)
+{
+    fprintf(stderr, "qxen watchdog: %s has not ended after %d s\n",
+            what, seconds);
+    if (hook) {
+        hook();
+    }
+    /*
+     * First the verdict: once the report kills QEMU, the main thread may
+     * wake up and abort the program before we get to say it.
+     */
+    printf("Bail out! watchdog: %s has not ended after %d s\n", what,
+           seconds);
+    fflush(NULL);
+    if (script) {
+        g_autofree char *pid = g_strdup_printf("%d", (int)getpid());
+        g_autofree char *other = g_strdup_printf("%d", (int)watched);
+        char *argv[] = { (char *)"sh", (char *)script, pid,
+                         watched > 0 ? other : NULL, NULL };
+        g_autoptr(GError) err = NULL;
+
+        if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                          NULL, NULL, NULL, &err)) {
+            fprintf(stderr, "qxen watchdog: %s: %s\n", script, err->message);
+        }
+    } else {
+        fprintf(stderr, "qxen watchdog: no QXEN_HANG_REPORT script, "
+                "child processes left as they are\n");
+    }
+    /*
+     * Not abort(): libqtest's SIGABRT hooks would wait for QEMU processes
+     * that the report has reaped or killed, with the main thread perhaps
+     * inside libqtest itself.
+     */
+    fflush(NULL);
+    _exit(1);
+}
+
+static gpointer wd_thread(gpointer opaque)
+{
+    g_mutex_lock(&wd.lock);
+    for (;;) {
+        if (!wd.deadline) {
+            g_cond_wait(&wd.cond, &wd.lock);
+        } else if (g_get_monotonic_time() >= wd.deadline) {
+            break;
+        } else {
+            g_cond_wait_until(&wd.cond, &wd.lock, wd.deadline);
+        }
+    }
+    /* Nothing else takes the lock for long: keep it, and the state. */
+    wd_expire(wd.what, wd.seconds, wd.hook, wd.pid, wd.script);
+}
+
+void qxen_watchdog_arm(const char *what, int seconds)
+{
+    if (seconds <= 0) {
+        return;
+    }
+    g_mutex_lock(&wd.lock);
+    if (!wd.thread) {
+        wd.script = g_getenv("QXEN_HANG_REPORT");
+        wd.thread = g_thread_new("qxen-watchdog", wd_thread, NULL);
+    }
+    g_free(wd.what);
+    wd.what = g_strdup(what);
+    wd.seconds = seconds;
+    wd.deadline = g_get_monotonic_time() + seconds * G_TIME_SPAN_SECOND;
+    g_cond_signal(&wd.cond);
+    g_mutex_unlock(&wd.lock);
+}
+
+void qxen_watchdog_disarm(void)
+{
+    g_mutex_lock(&wd.lock);
+    wd.deadline = 0;
+    g_cond_signal(&wd.cond);
+    g_mutex_unlock(&wd.lock);
+}
+
+void qxen_watchdog_set_hook(void (*hook)(void))
+{
+    g_mutex_lock(&wd.lock);
+    wd.hook = hook;
+    g_mutex_unlock(&wd.lock);
+}
+
+void qxen_watchdog_watch_pid(pid_t pid)
+{
+    g_mutex_lock(&wd.lock);
+    wd.pid = pid;
+    g_mutex_unlock(&wd.lock);
+}
+
+int qxen_case_timeout(void)
+{
+    const char *env = g_getenv("QXEN_CASE_TIMEOUT");
+    int64_t v;
+
+    if (env && !qemu_strtoi64(env, NULL, 10, &v) && v >= 0 && v <= 86400) {
+        return v;
+    }
+    return QXEN_CASE_TIMEOUT_S;
+}
+
+typedef struct QXenCase {
+    char *path;
+    void (*fn)(void);
+} QXenCase;
+
+static void run_watched(const void *opaque)
+{
+    const QXenCase *c = opaque;
+
+    qxen_watchdog_arm(c->path, qxen_case_timeout());
+    c->fn();
+    qxen_watchdog_disarm();
+}
+
+void qxen_add_test(const char *path, void (*fn)(void))
+{
+    /* lives as long as the program */
+    QXenCase *c = g_new(QXenCase, 1);
+
+    c->path = g_strdup(path);
+    c->fn = fn;
+    qtest_add_data_func(path, c, run_watched);
 }
 
 uint64_t qxen_alloc_pages(QXen *x, unsigned int n)

@@ -66,6 +66,31 @@ QXen *qxen_start(unsigned int domid, const char *extra_fmt, ...)
     G_GNUC_PRINTF(2, 3);
 void qxen_stop(QXen *x);
 
+/*
+ * Case watchdog.  A case that hangs (QEMU stuck in a drain, a target that
+ * never answers, libqtest waiting for a reply that never comes) would run
+ * into the harness's timeout with nothing to show for it.  While armed, a
+ * thread waits for the deadline; when it passes, it prints on stderr what
+ * was running, calls the hook (if any), runs the script named by
+ * $QXEN_HANG_REPORT with the program's PID and the watched PID, if any
+ * (tests/qtest/xen-qtest-hang-report.sh: where each of them and every
+ * child process is stuck, then SIGKILL), prints a TAP "Bail out!" and
+ * exits with status 1.
+ *
+ * The default deadline of a case is QXEN_CASE_TIMEOUT_S, or
+ * $QXEN_CASE_TIMEOUT seconds (0 turns the watchdog off: for valgrind).
+ */
+#define QXEN_CASE_TIMEOUT_S     60
+
+void qxen_watchdog_arm(const char *what, int seconds);
+void qxen_watchdog_disarm(void);
+void qxen_watchdog_set_hook(void (*hook)(void));
+/* A process that is no child of ours (a daemon) to report on; 0: none */
+void qxen_watchdog_watch_pid(pid_t pid);
+int qxen_case_timeout(void);
+/* qtest_add_func() under the watchdog, with the default deadline */
+void qxen_add_test(const char *path, void (*fn)(void));
+
 /* Open one more connection (as the guest, or with @priv as dom0). */
 struct xs_handle *qxen_xs_open(QXen *x, bool priv);
 
