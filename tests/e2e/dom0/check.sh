@@ -357,7 +357,7 @@ judge() {
   for e in 0:0:0:0:d0 0:0:0:3:d1 0:0:5:0:d2 0:1:2:3:d3; do
     v=${e%:*}; what=${e##*:}; hctl=$(hq0 $v)
     l=$(gline INQ "hctl=$hctl ")
-    [ "$(kv "$l" rc)/$(kv "$l" vendor)/$(kv "$l" product)" = "0/QEMU/QEMU_HARDDISK" ] || why="$why inq($v):$(kv "$l" vendor)/$(kv "$l" product)"
+    [ "$(kv "$l" rc)/$(kv "$l" vendor)/$(kv "$l" product)" = "0/QEMU/QEMU_HARDDISK" ] || why="$why inq($v):rc=$(kv "$l" rc)/$(kv "$l" vendor)/$(kv "$l" product)"
     l=$(gline CAP "hctl=$hctl ")
     [ "$(kv "$l" blocks)/$(kv "$l" bs)" = "$((SIZE[$what] * 2048))/512" ] || why="$why cap($v):$(kv "$l" blocks)/$(kv "$l" bs)"
   done

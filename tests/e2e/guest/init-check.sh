@@ -77,7 +77,10 @@ inventory start
 lsscsi -g | while read -r l; do g LSSCSI "$l"; done
 for s in /sys/bus/scsi/devices/*:*:*:*; do
   [ -e "$s/type" ] || continue
-  a=${s##*/}; sg=$(devof "$a" scsi_generic); [ -n "$sg" ] || continue
+  # (rs: seen once, devof came back empty here for a LUN whose sg0 the
+  # inventory had just listed, and the LUN went unreported)
+  a=${s##*/}; rs sg "devof $a scsi_generic"
+  [ -n "$sg" ] || { g INQ hctl=$a rc=no-sg-device; continue; }
   # a first command may meet a unit attention (power on, inquiry data changed)
   sg_turs "/dev/$sg" >/dev/null 2>&1; sg_turs "/dev/$sg" >/dev/null 2>&1
   sg_inq "/dev/$sg" > /tmp/o 2>/dev/null; r=$?
