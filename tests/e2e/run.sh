@@ -17,6 +17,9 @@
 #        E2E_RETRY   check: how many times to rerun the suite when a failed
 #                    run's console shows the nested machine's own faults
 #                    (see glitches(); default 0)
+#        E2E_BUDGET  check: seconds since the start within which a rerun
+#                    must fit (at E2E_TIMEOUT each); none is started that
+#                    might end later (default: no limit)
 #        E2E_TCG_THREAD TCG of the nested machine: "multi" (default) or "single"
 # Needs root (debootstrap, chroot) and the packages of
 # scripts/install-e2e-deps.sh.  Every QEMU runs under timeout.
@@ -202,6 +205,10 @@ case $MODE in
       [ -n "$g" ] || exit 1          # a failure of ours: never rerun
       say "this run's console shows faults of the nested machine itself: $g"
       [ "$try" -le "${E2E_RETRY:-0}" ] || exit 1
+      if [ -n "${E2E_BUDGET:-}" ] &&
+         (( $(date +%s) - T0 + ${E2E_TIMEOUT:-1200} > E2E_BUDGET )); then
+        say "no rerun: one more might end after E2E_BUDGET=${E2E_BUDGET}s"; exit 1
+      fi
       LOG=$C/logs/check-$STAMP-rerun$try.log
       say "E2E_RETRY=${E2E_RETRY}: rerun $try of the whole suite; log $LOG"
       run_xen "$C/images/payload-check.ext4" "$LOG"
