@@ -1968,9 +1968,10 @@ static void run_main_loop(const void *data)
 static void run_iothread(const void *data)
 {
     const TestCase *tc = data;
+    g_autofree char *what = g_strdup_printf("iothread/%s", tc->name);
 
     use_iothread = true;
-    qxen_watchdog_arm(tc->name, qxen_case_timeout());
+    qxen_watchdog_arm(what, qxen_case_timeout());
     tc->fn();
     qxen_watchdog_disarm();
 }
