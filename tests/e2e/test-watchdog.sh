@@ -2,7 +2,8 @@
 # Host test of the e2e dom0 watchdog (tests/e2e/dom0/watchdog.sh), with a
 # 1-second tick: it must leave a helper alone while the script beats, kill
 # a helper spinning on the CPU and one stuck in a futex once the beats stop,
-# and give up on (kill) a script stuck in anything else.  TAP output.
+# and give up on (kill) a script stuck in anything else, all without running
+# any program itself (it gets no PATH).  TAP output.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 set -u
@@ -18,7 +19,9 @@ ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok 
 # lock it holds), then waits on a sleep that is no helper.
 cat > "$T/script.sh" <<'EOF'
 WD_TICK=1; . "$1"
-wd_start $$
+# The watchdog must run no program (they are what the fault hangs): it
+# has to do its work with no PATH at all.
+PATH=/nonexistent wd_start $$
 echo $WATCHDOG > "$WD_HB.pids"
 printf 'a\nb\nc\n' > "$WD_HB.in"
 ( while :; do alive; sleep 0.3; done ) & beat=$!

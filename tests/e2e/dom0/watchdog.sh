@@ -31,28 +31,71 @@ WD_HELPERS='timeout|xenstore-.*|tr|grep|sed|cut|awk|wc|head|tail|cat|md5sum|dd|s
 # a beat: bash's SECONDS, which a forked subshell keeps counting
 alive() { echo "$SECONDS" > "$WD_HB"; }
 
+# One pass over /proc with bash builtins only: the nested machine's fault
+# strikes freshly forked processes, the watchdog's own helpers included (a
+# CI run stalled because its "ps | awk" hung after the first report, and the
+# watchdog then did nothing for 12 minutes).  So it forks nothing but the
+# one subshell it runs in.  Fills, by PID: WD_PP (parent), WD_ST (state),
+# WD_AGE (seconds since the process started), WD_WCH (kernel wait channel),
+# WD_COMM (name).
+wd_scan() {
+  local f p line w up
+  local -a a
+  WD_PP=() WD_ST=() WD_AGE=() WD_WCH=() WD_COMM=()
+  read -r up _ < /proc/uptime; up=${up%.*}
+  for f in /proc/[0-9]*; do
+    p=${f#/proc/}
+    read -r line < "$f/stat" 2>/dev/null || continue
+    w=${line#*\(}; WD_COMM[p]=${w%)*}
+    a=(${line##*) })            # state ppid ... starttime (field 22)
+    WD_ST[p]=${a[0]}; WD_PP[p]=${a[1]}
+    WD_AGE[p]=$(( up - a[19] / 100 ))   # USER_HZ is 100 on x86
+    w=-; read -r w < "$f/wchan" 2>/dev/null; WD_WCH[p]=${w:--}
+  done
+}
+
+# the last 50 processes, as ps would list them
+wd_ps() {
+  local p c
+  local -a pids args
+  pids=("${!WD_PP[@]}")
+  for p in "${pids[@]: -50}"; do
+    args=(); mapfile -d '' -t args < "/proc/$p/cmdline" 2>/dev/null
+    c=${args[*]}; [ -n "$c" ] || c="[${WD_COMM[p]}]"
+    c="$p ${WD_PP[p]} ${WD_ST[p]} ${WD_WCH[p]} ${WD_AGE[p]}s $c"
+    echo "E2E-INFO:   ps| ${c:0:200}"
+  done
+}
+
 # wd_start PID: watch the script PID (the caller); sets WATCHDOG
 wd_start() {
   local target=$1 tick=${WD_TICK:-60}
   alive
   ( exec > "${WD_OUT:-/dev/console}" 2>&1
+    exec 8<> <(:)               # never readable: "read -t" sleeps, no fork
+    re="^($WD_HELPERS)\$"
     stuck=0
-    while sleep "$tick"; do
+    while :; do
+      read -t "$tick" -u 8 _
       b=0; read -r b < "$WD_HB" 2>/dev/null
       (( SECONDS - b < 2 * tick )) && { stuck=0; continue; }
       stuck=$((stuck + 1))
+      wd_scan
       echo "E2E-INFO: watchdog: no progress for $((SECONDS - b)) s; processes:"
-      ps -eo pid,ppid,stat,wchan:24,etime,args --sort=pid | tail -50 | cut -c1-200 | sed 's/^/E2E-INFO:   ps| /'
+      wd_ps
       killed=0
-      for p in $(ps -eo pid=,ppid=,etimes=,stat=,wchan:32=,comm= |
-                 awk -v top="$target" -v t="$tick" -v re="^($WD_HELPERS)\$" '
-                   { pp[$1] = $2
-                     if ($6 ~ re && (($3 > t && $5 ~ /^futex_/) || ($3 > 1.5 * t && $4 ~ /^R/)))
-                       c[$1] = 1 }
-                   END { for (p in c) {      # descendants of the script only
-                           for (a = pp[p]; a > 1 && a != top; a = pp[a]) ;
-                           if (a == top) print p } }'); do
-        echo "E2E-INFO: watchdog: killed hung helper $(ps -o pid=,stat=,etime=,comm= -p "$p")"
+      for p in "${!WD_PP[@]}"; do
+        [[ ${WD_COMM[p]} =~ $re ]] || continue
+        age=${WD_AGE[p]}
+        if ! { (( age > tick )) && [[ ${WD_WCH[p]} == futex_* ]]; } &&
+           ! { (( 2 * age > 3 * tick )) && [[ ${WD_ST[p]} == R ]]; }; then
+          continue
+        fi
+        # descendants of the script only
+        a=${WD_PP[p]}
+        while [[ -n $a && $a -gt 1 && $a != "$target" ]]; do a=${WD_PP[a]}; done
+        [[ $a == "$target" ]] || continue
+        echo "E2E-INFO: watchdog: killed hung helper $p ${WD_ST[p]} ${WD_WCH[p]} ${age}s ${WD_COMM[p]}"
         kill -9 "$p"; killed=1
       done
       if [ $killed = 1 ]; then
