@@ -368,7 +368,13 @@ launch() {
             STARTED_PID=
             return 2
         fi
-        if ! tgtd_alive "$STARTED_PID" "$2" "$1"; then
+        # Gone or a zombie: it died.  (Not tgtd_alive: until the child
+        # has exec'd tgtd, its cmdline is still this script's, and taking
+        # that for a death made us wait for a tgtd that runs for ever.)
+        # The kill makes sure that the wait cannot block, whatever the test
+        # got wrong.
+        if ! proc_live "$STARTED_PID"; then
+            kill -KILL "$STARTED_PID" 2>/dev/null
             wait "$STARTED_PID" 2>/dev/null
             STARTED_PID=
             return 1
