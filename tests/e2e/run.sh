@@ -163,11 +163,13 @@ report() { # LOG
 
 # Faults of the nested machine that no part of ours can cause in that
 # process, as its console shows them: a dom0 or guest process aborting on a
-# corrupt heap or a corrupt ld.so state (seen under load, with and without
-# our QEMU: docs/devel/testing/xen-pvscsi-e2e.rst), and the HVM guest's
-# triple fault under TCG's emulated SVM.  Prints what it found.
+# corrupt heap or a corrupt ld.so state, or a shell, xl or text tool dying
+# of a segfault (seen under load, with and without our QEMU:
+# docs/devel/testing/xen-pvscsi-e2e.rst; never our QEMU, which is not in
+# the list), and the HVM guest's triple fault under TCG's emulated SVM.
+# Prints what it found.
 glitches() { # LOG
-  tr -d '\r' < "$1" | grep -a -o -E 'malloc\(\): [a-z ]+|double free or corruption|Inconsistency detected by ld\.so|Triple fault|watchdog: killed hung helper|watchdog: gave up' |
+  tr -d '\r' < "$1" | grep -a -o -E 'malloc\(\): [a-z ]+|double free or corruption|Inconsistency detected by ld\.so|Triple fault|watchdog: killed hung helper|watchdog: gave up|Segmentation fault +(bash|xl|xenstore-[a-z]+|sed|grep|awk|tr|cut|cat|head|tail|python3|fio|sh) ' |
     sort | uniq -c | sed 's/^ *//' | paste -sd, -
 }
 
