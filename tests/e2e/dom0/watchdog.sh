@@ -56,10 +56,10 @@ wd_scan() {
 
 # the last 50 processes, as ps would list them
 wd_ps() {
-  local p c
+  local p c n
   local -a pids args
-  pids=("${!WD_PP[@]}")
-  for p in "${pids[@]: -50}"; do
+  pids=("${!WD_PP[@]}"); n=${#pids[@]}
+  for p in "${pids[@]:$(( n > 50 ? n - 50 : 0 ))}"; do
     args=(); mapfile -d '' -t args < "/proc/$p/cmdline" 2>/dev/null
     c=${args[*]}; [ -n "$c" ] || c="[${WD_COMM[p]}]"
     c="$p ${WD_PP[p]} ${WD_ST[p]} ${WD_WCH[p]} ${WD_AGE[p]}s $c"
