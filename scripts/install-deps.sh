@@ -16,14 +16,15 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # Packages: the QEMU build, Xen and iSCSI backends, firmware for -M pc and
-# the tools the tests use (tgt: the iSCSI target the iSCSI cases start).
+# the tools the tests use (tgt: the iSCSI target the iSCSI cases start;
+# procps: ps, for the e2e watchdog's host test and the qtest hang report).
 PKGS="
 build-essential pkgconf ninja-build python3 python3-venv flex bison
 libglib2.0-dev zlib1g-dev libpixman-1-dev libfdt-dev libaio-dev
 libxen-dev libiscsi-dev libsgutils2-dev
 seabios ipxe-qemu qemu-system-data
 dpkg-dev xz-utils ccache perl
-qemu-utils tgt
+qemu-utils tgt procps
 "
 
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
