@@ -40,6 +40,7 @@ if [ $rc = 0 ] && [ $ok = yes ]; then
     echo "ok 1 - start waits for a tgtd that execs late ($took s): $out"
 else
     echo "not ok 1 - start waits for a tgtd that execs late (rc $rc after $took s)"
+    tail -n 8 "$t/tgt/tgtd.log" 2>/dev/null | sed 's/^/# tgtd.log: /'
 fi
 
 # ... and the one it started is the real tgtd, which answers

@@ -217,10 +217,13 @@ tgtd_alive() {
     return 1
 }
 
-# PID $1 exists and is not a zombie (a zombie has an empty cmdline)
+# PID $1 exists and is not a zombie.  From its stat, not its cmdline: the
+# cmdline reads empty while the process is in execve(), and a tgtd being
+# exec'd was once taken for a dead one that way.
 proc_live() {
-    _c=$(tr -d '\0' <"/proc/$1/cmdline" 2>/dev/null)
-    [ -n "$_c" ]
+    read -r _l 2>/dev/null <"/proc/$1/stat" || return 1
+    _l=${_l##*) }
+    [ "${_l%% *}" != Z ]
 }
 
 # wait up to $2 tenths of a second for PID $1 to be gone (or a zombie)
@@ -370,7 +373,8 @@ launch() {
         fi
         # Gone or a zombie: it died.  (Not tgtd_alive: until the child
         # has exec'd tgtd, its cmdline is still this script's, and taking
-        # that for a death made us wait for a tgtd that runs for ever.)
+        # that for a death made us wait for a tgtd that runs for ever.
+        # proc_live reads the state, which execve() does not hide.)
         # The kill makes sure that the wait cannot block, whatever the test
         # got wrong.
         if ! proc_live "$STARTED_PID"; then
