@@ -15,7 +15,7 @@
 # whose socket has a 30 s timeout); the step that ran them sees an empty
 # answer.  When no beat comes for 6 ticks all the same, it gives up and
 # kills the script, so the run ends there rather than at E2E_TIMEOUT.
-# Every action is printed with a "watchdog: " prefix: run.sh's glitches()
+# Every action is printed with a "watchdog: " prefix: glitches() (lib/rerun.sh)
 # counts "killed hung helper" and "gave up" as faults of the nested machine.
 #
 #   WD_HB   heartbeat file (default /tmp/e2e-heartbeat)

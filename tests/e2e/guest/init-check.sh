@@ -62,7 +62,7 @@ g CONNECT luns=$n want=$LUNS after=$(awk "BEGIN{print $(up) - $t}")s uptime=$(up
 inventory() { # TAG
   for xd in /sys/bus/xen/devices/vscsi-*; do
     [ -e "$xd" ] || continue
-    d=${xd##*/vscsi-}; h=$(hostof "$d")
+    d=${xd##*/vscsi-}; rs h "hostof $d"
     g HBA tag=$1 devid=$d host=$h state=$(cat "$xd/state" 2>/dev/null)
     for s in /sys/bus/scsi/devices/$h:*:*:*; do
       [ -e "$s/type" ] || continue
@@ -169,7 +169,7 @@ if [ -n "$HOT" ]; then
   fi
 fi
 if [ -n "$HBA" ]; then
-  h=$(hostof "$HBA")
+  rs h "hostof $HBA"
   hgone() { [ ! -e "/sys/class/scsi_host/host$h" ] && [ ! -e "/sys/bus/xen/devices/vscsi-$HBA" ]; }
   waitfor hgone 240 && x=yes || x=no
   ok=0; n=0

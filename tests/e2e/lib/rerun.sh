@@ -1,0 +1,26 @@
+# Sourced by tests/e2e/run.sh: is a failed check run rerun (E2E_RETRY)?
+# Tested on the host by tests/e2e/test-rerun.sh.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+# Faults of the nested machine that no part of ours can cause in that
+# process, as its console shows them: a dom0 or guest process aborting on a
+# corrupt heap or a corrupt ld.so state, or a shell, xl or text tool dying
+# of a segfault (seen under load, with and without our QEMU:
+# docs/devel/testing/xen-pvscsi-e2e.rst; never our QEMU, which is not in
+# the list), and the HVM guest's triple fault under TCG's emulated SVM.
+# Prints what it found.
+glitches() { # LOG
+  tr -d '\r' < "$1" | grep -a -o -E 'malloc\(\): [a-z ]+|double free or corruption|Inconsistency detected by ld\.so|Triple fault|watchdog: killed hung helper|watchdog: gave up|Segmentation fault +(bash|xl|xenstore-[a-z]+|sed|grep|awk|tr|cut|cat|head|tail|python3|fio|sh) ' |
+    tr -s ' ' | sort | uniq -c | sed 's/^ *//' | paste -sd, -
+}
+
+# Deaths of our QEMU that a guest crash does not explain: they are ours,
+# whatever else the console shows (a heap abort in our QEMU is no longer
+# taken for the machine's since spec-ctrl=eager-fpu).  An HVM domain that
+# triple-faults is shut down, and its device model with it.
+qemu_deaths() { # LOG
+  local d; d=$(tr -d '\r' < "$1" | grep -a -o -E '(pv|hvm): QEMU \(pid [0-9]+\) died')
+  grep -a -q 'Triple fault' "$1" && d=$(echo "$d" | grep -v '^hvm')
+  echo "$d" | sed '/^$/d' | paste -sd, -
+}
