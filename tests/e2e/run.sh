@@ -16,7 +16,7 @@
 #                    knobs (docs/devel/testing/xen-pvscsi-e2e.rst)
 #        E2E_RETRY   check: how many times to rerun a boot when a failed
 #                    run's console shows the nested machine's own faults
-#                    (see glitches(); default 0)
+#                    (see lib/rerun.sh; default 0)
 #        E2E_BUDGET  check: seconds since the start within which a rerun
 #                    must fit (at E2E_TIMEOUT each); none is started that
 #                    might end later (default: no limit)
@@ -106,7 +106,7 @@ stage_qemu() { # DESTDIR
 # systemd and our QEMU, helpers hung in a futex, empty command
 # substitutions; 6 of 9 benchmark boots and about one check run in 3.
 # spec-ctrl=eager-fpu (state switched at every context switch) ended that
-# for PV, but the HVM guest then triple-faults in 3 boots of 4 (1 in 8
+# for PV, but the HVM guest then triple-faults in 3 boots of 4 (1 in 9
 # lazily).  So PV boots are eager and HVM boots lazy
 # (docs/devel/testing/xen-pvscsi-e2e.rst, Caveats).
 xen_fpu() { # pv|hvm
@@ -178,12 +178,12 @@ report() { # LOG
   [ "$nok" = 0 ]
 }
 
-. "$E2E/lib/rerun.sh"       # glitches(), qemu_deaths()
+. "$E2E/lib/rerun.sh"       # rerun_verdict()
 
 # The check suite for one guest kind in a boot of its own; a failed run
 # showing the nested machine's faults is rerun (E2E_RETRY, E2E_BUDGET).
 check_boot() { # pv|hvm
-  local kind=$1 try LOG
+  local kind=$1 try LOG v r
   echo "$kind" > "$D/kinds"
   mk_payload "$D" "$C/images/payload-check.ext4" || return 1
   LOG=$C/logs/check-$STAMP-$kind.log
@@ -191,11 +191,9 @@ check_boot() { # pv|hvm
   GUEST_KIND=$kind run_xen "$C/images/payload-check.ext4" "$LOG"
   for (( try = 1; ; try++ )); do
     report "$LOG" && return 0
-    q=$(qemu_deaths "$LOG")
-    [ -z "$q" ] || { say "our QEMU died ($q): a failure of ours, no rerun"; return 1; }
-    g=$(glitches "$LOG")
-    [ -n "$g" ] || return 1          # a failure of ours: never rerun
-    say "this run's console shows faults of the nested machine itself: $g"
+    v=$(rerun_verdict "$LOG"); r=$?
+    say "$v"
+    [ $r = 0 ] || return 1
     [ "$try" -le "${E2E_RETRY:-0}" ] || return 1
     if [ -n "${E2E_BUDGET:-}" ] &&
        (( $(date +%s) - T0 + ${E2E_TIMEOUT:-1200} > E2E_BUDGET )); then

@@ -1,9 +1,9 @@
 #!/bin/bash
 # Host test of tests/e2e/lib/rerun.sh, which decides whether a failed
 # check-e2e run is rerun (E2E_RETRY): consoles cut down from real runs'
-# logs (2026-11-21).  Our QEMU's death is never excused unless its HVM
-# guest triple-faulted; the nested machine's own faults are found; a plain
-# failure shows neither.  TAP output.
+# logs (2026-11-21).  Our QEMU's death is never excused (nor rerun) unless
+# its HVM guest triple-faulted; the nested machine's own faults are found
+# and rerun; a plain failure shows neither and is not rerun.  TAP output.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 set -u
@@ -19,43 +19,45 @@ is() { # GOT WANT NAME
     echo "not ok $n - $3"; echo "#   got:  [$1]"; echo "#   want: [$2]"; fi
 }
 P='e2e-test-runner[312]:'
+# rerun_verdict's decision, as the run.sh loop takes it
+verdict() { if rerun_verdict "$1" > /dev/null; then echo rerun; else echo "no rerun"; fi; }
 # our PV QEMU aborted on a corrupt heap; its log (dumped later) says so
 printf '%s\r\n' \
   "[  117.098880] $P /mnt/payload/test.sh: line 1:   657 Aborted                 timeout -k 5 1200 \$Q -machine xenpv" \
   "[  117.239237] $P E2E-INFO: [117.22] pv: QEMU (pid 657) died" \
   "[  190.258861] e2e-test-runner[797]: E2E-INFO:   malloc(): corrupted top size" \
   "[  190.3] $P E2E-TAP: not ok 7 - pv: LUNs at their H:C:T:L" > "$T/pv-abort"
-is "$(qemu_deaths "$T/pv-abort")" "pv: QEMU (pid 657) died" \
-   "a PV QEMU that died is ours, though its heap abort looks like the machine's"
+is "$(qemu_deaths "$T/pv-abort")/$(verdict "$T/pv-abort")" "pv: QEMU (pid 657) died/no rerun" \
+   "a PV QEMU that died is ours, not rerun, though its heap abort looks like the machine's"
 # the HVM guest triple-faulted: Xen shut it down, and its QEMU with it
 printf '%s\n' \
   "(XEN) d2v0 Triple fault - invoking HVM shutdown action 1" \
   "[  254.882001] $P E2E-INFO: [254.83] hvm: QEMU (pid 1006) died" \
   "[  255.0] $P E2E-TAP: not ok 20 - hvm: sg_inq/sg_luns/sg_readcap" > "$T/hvm-triple"
-is "$(qemu_deaths "$T/hvm-triple")/$(glitches "$T/hvm-triple")" "/1 Triple fault" \
-   "an HVM QEMU that went with its triple-faulted guest is not counted; the fault is"
+is "$(qemu_deaths "$T/hvm-triple")/$(glitches "$T/hvm-triple")/$(verdict "$T/hvm-triple")" "/1 Triple fault/rerun" \
+   "an HVM QEMU that went with its triple-faulted guest is not counted; the fault is, and reruns"
 # both: the PV death stays ours
 cat "$T/pv-abort" "$T/hvm-triple" > "$T/both"
-is "$(qemu_deaths "$T/both")" "pv: QEMU (pid 657) died" \
-   "a PV QEMU's death is ours even when the HVM guest triple-faulted"
+is "$(qemu_deaths "$T/both")/$(verdict "$T/both")" "pv: QEMU (pid 657) died/no rerun" \
+   "a PV QEMU's death is ours, not rerun, even when the HVM guest triple-faulted"
 # the machine's own faults in dom0 tools
 printf '%s\n' \
   "[  167.112406] e2e-test-runner[307]: /usr/local/sbin/e2e-test-runner: line 16:   313 Segmentation fault      bash /mnt/payload/test.sh" \
   "[  212.867995] $P /mnt/payload/test.sh: line 116:   400 Segmentation fault      xl list bench > /dev/null 2>&1" \
   "[  144.866283] e2e-test-runner[517]: malloc(): unsorted double linked list corrupted" \
   "[  160.0] $P watchdog: killed hung helper 812 (xenstore-ls)" > "$T/machine"
-is "$(qemu_deaths "$T/machine")/$(glitches "$T/machine")" \
-   "/1 Segmentation fault bash ,1 Segmentation fault xl ,1 malloc(): unsorted double linked list corrupted,1 watchdog: killed hung helper" \
-   "segfaults of bash and xl, a heap abort, a killed helper: the machine's"
+is "$(qemu_deaths "$T/machine")/$(glitches "$T/machine")/$(verdict "$T/machine")" \
+   "/1 Segmentation fault bash ,1 Segmentation fault xl ,1 malloc(): unsorted double linked list corrupted,1 watchdog: killed hung helper/rerun" \
+   "segfaults of bash and xl, a heap abort, a killed helper: the machine's, rerun"
 # a segfault of our QEMU is no machine fault
 printf '%s\n' \
   "[  109.409335] $P /mnt/payload/test.sh: line 1:   663 Segmentation fault      timeout -k 5 1200 \$Q -machine xenpv -xen-domid 1" \
   "[  110.0] $P E2E-INFO: [110.0] pv: QEMU (pid 663) died" > "$T/qemu-segv"
-is "$(qemu_deaths "$T/qemu-segv")/$(glitches "$T/qemu-segv")" "pv: QEMU (pid 663) died/" \
-   "a segfault of our QEMU: its death, and no machine fault"
+is "$(qemu_deaths "$T/qemu-segv")/$(glitches "$T/qemu-segv")/$(verdict "$T/qemu-segv")" "pv: QEMU (pid 663) died//no rerun" \
+   "a segfault of our QEMU: its death, no machine fault, not rerun"
 # a plain failure of a case
 printf '%s\n' \
   "[  152.0] $P E2E-TAP: not ok 13 - pv: hotplug device_add # qmp rc=0" \
   "[  166.0] $P E2E-TAP: ok 16 - pv: guest powered off after all steps, QEMU never died" > "$T/plain"
-is "$(qemu_deaths "$T/plain")/$(glitches "$T/plain")" "/" \
-   "a failed case alone: neither (never rerun); 'QEMU never died' is no death"
+is "$(qemu_deaths "$T/plain")/$(glitches "$T/plain")/$(verdict "$T/plain")" "//no rerun" \
+   "a failed case alone: neither, not rerun; 'QEMU never died' is no death"

@@ -24,3 +24,15 @@ qemu_deaths() { # LOG
   grep -a -q 'Triple fault' "$1" && d=$(echo "$d" | grep -v '^hvm')
   echo "$d" | sed '/^$/d' | paste -sd, -
 }
+
+# Whether a failed run may be rerun: prints the reason either way, and
+# succeeds only for a run whose console shows the machine's own faults and
+# no death of our QEMU (checked first: the machine's faults never excuse it).
+rerun_verdict() { # LOG
+  local q g
+  q=$(qemu_deaths "$1")
+  [ -z "$q" ] || { echo "our QEMU died ($q): a failure of ours, no rerun"; return 1; }
+  g=$(glitches "$1")
+  [ -n "$g" ] || { echo "no fault of the nested machine shows: a failure of ours, no rerun"; return 1; }
+  echo "this run's console shows faults of the nested machine itself: $g"
+}
