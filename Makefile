@@ -57,7 +57,7 @@ else
 include $(CONFIG_MAK)
 
 # Re-run configure when one of our overlay files is newer than its copy.
-OVERLAY_FILES := $(shell cd $(SRC_PATH) && find hw include qapi tests/qtest tests/iscsi docs \
+OVERLAY_FILES := $(shell cd $(SRC_PATH) && find hw include qapi tests/qtest tests/iscsi docs patches \
                    overlay -type f 2>/dev/null)
 $(BUILD)/overlay.stamp: $(addprefix $(SRC_PATH)/,$(OVERLAY_FILES)) \
                         $(SRC_PATH)/configure

@@ -90,6 +90,7 @@ struct XenPVSCSIDataPlane {
     unsigned int resets_waiting;    /* of which wait for their LUN */
     QEMUTimer *timer;           /* request-timeout */
     bool timeout_warned;
+    bool abandoned_warned;
 
     /* TMF work handed to another context and not back yet */
     unsigned int pending_bhs;   /* atomic */
@@ -539,6 +540,11 @@ static void xen_pvscsi_do_abort(XenPVSCSIReq *req)
     if (victim == req || (victim && !victim->sreq)) {
         victim = NULL;          /* a TMF is not abortable */
     }
+    if (victim && (victim->rq.channel != req->rq.channel ||
+                   victim->rq.id != req->rq.id ||
+                   victim->rq.lun != req->rq.lun)) {
+        victim = NULL;          /* no such task on the addressed LUN */
+    }
     trace_xen_pvscsi_abort(dp->devid, req->rq.rqid, req->rq.ref_rqid,
                            victim != NULL);
     if (!victim) {
@@ -833,10 +839,22 @@ static void xen_pvscsi_timer_cb(void *opaque)
     xen_pvscsi_timer_arm(dp);
 }
 
+/*
+ * Read and start the requests on the ring.  The work per call is bounded:
+ * at most a ring's worth of requests is read (the rest is left to the BH,
+ * so that other handlers of the context run in between); a request
+ * producer index that runs more than a ring ahead of the responses, or
+ * back behind what was read already, is a broken ring.  Requests are not
+ * read while the ring's slots are all in use, nor while a ring's worth of
+ * abandoned requests (answered, or of an older ring, that the SCSI layer
+ * has not ended yet) is kept: that bounds what a guest makes QEMU keep.
+ */
 static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
 {
     RING_IDX rc, rp;
+    unsigned int budget = XEN_PVSCSI_RING_SIZE;
     bool progress = false;
+    bool more_work = false;
     int more;
 
     if (!dp->running || dp->ring_broken) {
@@ -854,6 +872,12 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
                                   "overflows the ring");
             break;
         }
+        if (rp - rc > XEN_PVSCSI_RING_SIZE) {
+            /* Neither overflowing nor ahead: rp is behind req_cons */
+            xen_pvscsi_ring_error(dp, "frontend's request producer "
+                                  "runs backwards");
+            break;
+        }
         while (rc != rp && !dp->ring_broken) {
             XenPVSCSIReq *req;
 
@@ -861,6 +885,20 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
                 dp->nr_inflight >= XEN_PVSCSI_RING_SIZE) {
                 break;      /* wait for responses to free slots */
             }
+            if (dp->nr_orphans >= XEN_PVSCSI_MAX_ABANDONED) {
+                warn_report_once_cond(&dp->abandoned_warned,
+                                      "xen-pvscsi %u: %u abandoned requests "
+                                      "have not ended; reading no more "
+                                      "until they do", dp->devid,
+                                      dp->nr_orphans);
+                trace_xen_pvscsi_abandoned_full(dp->devid, dp->nr_orphans);
+                break;
+            }
+            if (!budget) {
+                more_work = true;
+                break;
+            }
+            budget--;
             req = g_new0(XenPVSCSIReq, 1);
             req->dp = dp;
             req->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ABORT);
@@ -875,19 +913,28 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
             xen_pvscsi_handle_request(req);
             progress = true;
         }
-        if (dp->ring_broken) {
+        if (dp->ring_broken || more_work) {
             break;
         }
         RING_FINAL_CHECK_FOR_REQUESTS(&dp->ring, more);
     } while (more && dp->ring.req_cons != dp->ring.sring->req_prod &&
-             !RING_REQUEST_CONS_OVERFLOW(&dp->ring, dp->ring.req_cons));
+             !RING_REQUEST_CONS_OVERFLOW(&dp->ring, dp->ring.req_cons) &&
+             dp->nr_inflight < XEN_PVSCSI_RING_SIZE &&
+             dp->nr_orphans < XEN_PVSCSI_MAX_ABANDONED);
     defer_call_end();
     dp->batching = false;
     if (dp->timer && !timer_pending(dp->timer)) {
         xen_pvscsi_timer_arm(dp);
     }
-    dp->stalled = !dp->ring_broken &&
-                  dp->ring.req_cons != dp->ring.sring->req_prod;
+    if (more_work && !dp->ring_broken) {
+        /* The budget is spent: go on after the context's other work. */
+        dp->stalled = false;
+        trace_xen_pvscsi_budget_spent(dp->devid, dp->ring.req_cons);
+        qemu_bh_schedule(dp->bh);
+    } else {
+        dp->stalled = !dp->ring_broken &&
+                      dp->ring.req_cons != dp->ring.sring->req_prod;
+    }
     if (dp->rsp_pending) {
         xen_pvscsi_flush_responses(dp);
     }

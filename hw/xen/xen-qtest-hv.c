@@ -718,7 +718,8 @@ static char **hv_xs_directory(struct qemu_xs_handle *h, xs_transaction_t t,
 {
     GList *items = NULL, *l;
     unsigned int i = 0;
-    char **ret;
+    size_t size = 0;
+    char **ret, *p;
     int err;
 
     err = xs_impl_directory(h->impl, HV_DOMID_BACKEND, t, path, NULL, &items);
@@ -726,12 +727,26 @@ static char **hv_xs_directory(struct qemu_xs_handle *h, xs_transaction_t t,
         errno = err;
         return NULL;
     }
-    ret = g_new0(char *, g_list_length(items) + 1);
+    /*
+     * One block, as libxenstore returns it: xen-bus frees only the array.
+     * The pointers first, then the names they point to.
+     */
     for (l = items; l; l = l->next) {
-        ret[i++] = l->data;
+        size += sizeof(char *) + strlen(l->data) + 1;
+        i++;
+    }
+    ret = g_malloc0(size + sizeof(char *));
+    p = (char *)&ret[i + 1];
+    i = 0;
+    for (l = items; l; l = l->next) {
+        size_t len = strlen(l->data) + 1;
+
+        memcpy(p, l->data, len);
+        ret[i++] = p;
+        p += len;
     }
     *num = i;
-    g_list_free(items);
+    g_list_free_full(items, g_free);
     return ret;
 }
 

@@ -1582,6 +1582,282 @@ static void test_query(void)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Hostile frontends: the work and the memory a guest can make QEMU spend  */
+
+/* The host's "abandoned" and "in-flight" counts from query-xen-pvscsi */
+static void query_counts(QXen *x, int64_t *in_flight, int64_t *abandoned)
+{
+    QDict *h = query_host(x, 0);
+
+    *in_flight = qdict_get_int(h, "in-flight");
+    *abandoned = qdict_get_int(h, "abandoned");
+    qobject_unref(h);
+}
+
+/*
+ * With a request in flight, the frontend fills the ring with junk and moves
+ * its request producer back behind what the backend has read (but not
+ * behind the responses).  A backend that only checks for overflow reads
+ * junk, rejecting each at once, until req_cons wraps at 2^32 (minutes of a
+ * frozen main loop or IOThread).  It must take this for a broken ring: this
+ * device goes Closing at once, QMP and a second device keep working, and
+ * the frontend can close (which waits for the ring's context).
+ */
+static void test_ring_backwards(void)
+{
+    g_autofree char *opts = NULL;
+    g_autofree char *state = NULL;
+    QXen *x;
+    QVscsiFront f, g;
+    QVscsiCmd c;
+    uint8_t buf[512], gbuf[512];
+    uint32_t req_cons;
+    int64_t in_flight, abandoned;
+    int32_t rslt;
+
+    make_images();
+    opts = g_strdup_printf(" -blockdev driver=file,node-name=f3,filename=%s,"
+                           "locking=off "
+                           "-blockdev driver=raw,node-name=d3,file=f3 "
+                           "-device xen-pvscsi,id=vscsi1,devid=1%s "
+                           "-device scsi-hd,bus=vscsi1.0,scsi-id=0,drive=d3",
+                           img[1], use_iothread ? ",iothread=io0" : "");
+    x = start_with(true, opts);
+    connect_throttled(x, &f);
+    qvscsi_init(&g, x, 1);
+    qvscsi_connect(&g);
+    clear_ua(&g, 0, 0, 0);
+
+    /* One read held by the throttle */
+    read_start(&f, &c, 0, 0, 5, buf, sizeof(buf));
+    qvscsi_push(&f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+    req_cons = f.ring.req_prod_pvt;
+    g_assert_cmpuint(qxen_ring_rsp_prod(x, &f.ring), ==, req_cons - 1);
+
+    /* Junk in every slot (act 0xff), and req_prod one behind req_cons */
+    for (unsigned int i = 0; i < f.ring.nr_ents; i++) {
+        qtest_memset(x->qts, qxen_ring_slot(&f.ring, i), 0xff,
+                     sizeof(vscsiif_request_t));
+    }
+    qtest_writel(x->qts, f.ring.gpa, req_cons - 1);
+    qxen_evtchn_kick(x, f.port);
+
+    state = qvscsi_be_key(&f, "state");
+    qxs_wait_state(x, x->xs, state, 5);
+    /* Nothing of the junk was answered */
+    g_assert_cmpuint(qxen_ring_rsp_prod(x, &f.ring), ==, req_cons - 1);
+    query_counts(x, &in_flight, &abandoned);
+    g_assert_cmpint(in_flight, <=, 1);
+
+    /* The other device works */
+    rw10(&g, 0, 0, false, 3, gbuf, sizeof(gbuf), false, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    g_assert_cmpuint(gbuf[0], ==, (uint8_t)(3 ^ 0x80));
+
+    /* The frontend closes; the held read ends later, answered nowhere */
+    qvscsi_close(&f);
+    for (int i = 0; i < 20; i++) {
+        qtest_clock_step(x->qts, 2000000000LL);
+        query_counts(x, &in_flight, &abandoned);
+        if (!abandoned) {
+            break;
+        }
+    }
+    g_assert_cmpint(abandoned, ==, 0);
+
+    qvscsi_close(&g);
+    qvscsi_free(&f);
+    qvscsi_free(&g);
+    qxen_stop(x);
+}
+
+/*
+ * A frontend waits for its backend's state over and over (each wait is a
+ * watch on a path xen-bus watches too, then an unwatch).  Every watch must
+ * go with its unwatch: a guest has 128 watches at most (QEMU's xenstore
+ * could not remove a watch second on its path: patches/0001).
+ */
+static void test_watch_many(void)
+{
+    QXen *x = start();
+    QVscsiFront f;
+    g_autofree char *state = NULL;
+
+    qvscsi_init(&f, x, 0);
+    state = qvscsi_be_key(&f, "state");
+    for (int i = 0; i < 300; i++) {
+        qxs_wait_state(x, x->xs, state, 2);
+    }
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 0, 0);
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/* Fill the ring with reads to the throttled LUN 0:0:0 and push them. */
+static void fill_ring_throttled(QVscsiFront *f, QVscsiCmd *c,
+                                uint8_t (*buf)[512], uint32_t lba)
+{
+    for (int i = 0; i < QVSCSI_RING_SIZE; i++) {
+        read_start(f, &c[i], 0, 0, lba + i, buf[i], sizeof(buf[i]));
+    }
+    qvscsi_push(f);
+}
+
+/* Connect again on a new ring after qvscsi_close(), rqids from 0. */
+static void reconnect_after_close(QXen *x, QVscsiFront *f)
+{
+    g_autofree char *fe_state = g_strdup_printf("%s/state", f->fe);
+    g_autofree char *be_state = qvscsi_be_key(f, "state");
+
+    qxs_write(x->xs, fe_state, "1");
+    qxs_wait_state(x, x->xs, be_state, 2);
+    f->next_rqid = 0;
+    qvscsi_connect(f);
+}
+
+/*
+ * A frontend that fills the ring with requests to a slow LUN, closes, and
+ * connects again, over and over, leaves the old rings' requests with the
+ * SCSI layer.  QEMU keeps at most a ring's worth of them: beyond that, the
+ * new ring is not read until they end.  Then everything is served.
+ */
+static void test_reconnect_abandoned(void)
+{
+    QXen *x = start_with(true, "");
+    QVscsiFront f;
+    QVscsiCmd c[QVSCSI_RING_SIZE], other;
+    uint8_t buf[QVSCSI_RING_SIZE][512], obuf[512];
+    int64_t in_flight, abandoned;
+    uint32_t lba = 100;
+
+    connect_throttled(x, &f);
+    fill_ring_throttled(&f, c, buf, lba);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+    query_counts(x, &in_flight, &abandoned);
+    g_assert_cmpint(in_flight, ==, QVSCSI_RING_SIZE);
+
+    for (int cycle = 0; cycle < 8; cycle++) {
+        qvscsi_close(&f);
+        query_counts(x, &in_flight, &abandoned);
+        g_assert_cmpint(in_flight, ==, 0);
+        g_assert_cmpint(abandoned, ==, QVSCSI_RING_SIZE);
+        reconnect_after_close(x, &f);
+        lba += QVSCSI_RING_SIZE;
+        fill_ring_throttled(&f, c, buf, lba);
+        /* Not read: a ring's worth is abandoned already */
+        assert_no_response(x, &f);
+        query_counts(x, &in_flight, &abandoned);
+        g_assert_cmpint(in_flight, ==, 0);
+        g_assert_cmpint(abandoned, ==, QVSCSI_RING_SIZE);
+    }
+
+    /*
+     * The abandoned reads end as the clock moves; then the ring is read:
+     * the last ring's reads are answered with their data.
+     */
+    run_clock_until_idle(x, &f);
+    for (int i = 0; i < QVSCSI_RING_SIZE; i++) {
+        check_read(&c[i], 0, lba + i);
+    }
+    query_counts(x, &in_flight, &abandoned);
+    g_assert_cmpint(in_flight, ==, 0);
+    g_assert_cmpint(abandoned, ==, 0);
+
+    /* And another LUN at once */
+    read_start(&f, &other, 2, 3, 9, obuf, sizeof(obuf));
+    qvscsi_push(&f);
+    qvscsi_cmd_wait(&f, &other);
+    check_read(&other, 1, 9);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/*
+ * The same bound within one connection: requests answered by
+ * request-timeout stay with the LUN; once a ring's worth is kept, the ring
+ * is not read until they end (the guest sees its new requests wait).
+ */
+static void test_timeout_abandoned(void)
+{
+    QXen *x = start_with(true, " -global xen-pvscsi.request-timeout=1");
+    QVscsiFront f;
+    QVscsiCmd c[QVSCSI_RING_SIZE];
+    uint8_t buf[QVSCSI_RING_SIZE][512];
+    int64_t in_flight, abandoned;
+
+    connect_throttled(x, &f);
+    fill_ring_throttled(&f, c, buf, 200);
+    /* No clock step: only the timeout answers them */
+    for (int i = 0; i < QVSCSI_RING_SIZE; i++) {
+        qvscsi_cmd_wait(&f, &c[i]);
+        g_assert_cmphex(c[i].rslt, ==,
+                        XEN_VSCSIIF_RSLT_HOST_TRANSPORT_FAILFAST << 16);
+    }
+    query_counts(x, &in_flight, &abandoned);
+    g_assert_cmpint(abandoned, ==, QVSCSI_RING_SIZE);
+
+    /* A ring's worth more: not read, so they do not time out either */
+    fill_ring_throttled(&f, c, buf, 200 + QVSCSI_RING_SIZE);
+    g_usleep(1500 * 1000);
+    assert_no_response(x, &f);
+    query_counts(x, &in_flight, &abandoned);
+    g_assert_cmpint(in_flight, ==, 0);
+    g_assert_cmpint(abandoned, ==, QVSCSI_RING_SIZE);
+
+    /* Once the abandoned reads end, the waiting ones run */
+    run_clock_until_idle(x, &f);
+    for (int i = 0; i < QVSCSI_RING_SIZE; i++) {
+        g_assert_true(c[i].done);
+        if (c[i].rslt == 0) {
+            check_read(&c[i], 0, 200 + QVSCSI_RING_SIZE + i);
+        } else {
+            /* held by the throttle past the timeout again */
+            g_assert_cmphex(c[i].rslt, ==,
+                            XEN_VSCSIIF_RSLT_HOST_TRANSPORT_FAILFAST << 16);
+        }
+    }
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/*
+ * An ABORT names its victim's LUN: an ABORT of an in-flight command sent to
+ * another LUN finds no such task (FAILED) and leaves the command alone.
+ */
+static void test_abort_wrong_lun(void)
+{
+    QXen *x = start_with(true, "");
+    QVscsiFront f;
+    QVscsiCmd victim, abort;
+    uint8_t buf[1024];
+
+    connect_throttled(x, &f);
+    read_start(&f, &victim, 0, 0, 50, buf, sizeof(buf));
+    qvscsi_push(&f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+
+    qvscsi_cmd_init(&abort, 0, 2, 3, victim.cdb, 10, VSCSIIF_DMA_NONE,
+                    NULL, 0);
+    abort.act = VSCSIIF_ACT_SCSI_ABORT;
+    abort.ref_rqid = victim.rqid;
+    qvscsi_cmd(&f, &abort);
+    g_assert_cmphex(abort.rslt, ==, XEN_VSCSIIF_RSLT_RESET_FAILED);
+    g_assert_false(victim.done);
+
+    run_clock_until_idle(x, &f);
+    check_read(&victim, 0, 50);
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Backends and LUNs written into xenstore by a toolstack                  */
 
 /* A LUN as the libxl pvscsi patches write it (plus our qemu-device). */
@@ -1951,6 +2227,11 @@ static const TestCase cases[] = {
     { "hotplug/no-ack", test_hotplug_no_ack },
     { "query", test_query },
     { "request-timeout", test_request_timeout },
+    { "hostile/ring-backwards", test_ring_backwards },
+    { "hostile/watch-many", test_watch_many },
+    { "hostile/reconnect-abandoned", test_reconnect_abandoned },
+    { "hostile/timeout-abandoned", test_timeout_abandoned },
+    { "hostile/abort-wrong-lun", test_abort_wrong_lun },
     { "toolstack/create", test_toolstack_create },
     { "toolstack/hotplug", test_toolstack_hotplug },
 };

@@ -29,6 +29,11 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenPVSCSI, XEN_PVSCSI)
     (VSCSIIF_SG_TABLESIZE * VSCSIIF_SG_PER_PAGE)
 
 #define XEN_PVSCSI_RING_SIZE    __CONST_RING_SIZE(vscsiif, XEN_PAGE_SIZE)
+/*
+ * Requests answered (timed out) or of an older ring that the SCSI layer has
+ * not ended yet: while this many are kept, the ring is not read.
+ */
+#define XEN_PVSCSI_MAX_ABANDONED XEN_PVSCSI_RING_SIZE
 
 /* Virtual addressing limits (Linux xen-scsifront: max_id 64, max_lun 255) */
 #define XEN_PVSCSI_MAX_CHANNEL  7
