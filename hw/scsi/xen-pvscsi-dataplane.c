@@ -20,6 +20,8 @@
 
 #include "qemu/osdep.h"
 #include "qemu/defer-call.h"
+#include "qemu/units.h"
+#include "qemu/memalign.h"
 #include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
@@ -45,6 +47,18 @@ struct XenPVSCSIReq {
     vscsiif_segment_t *segs;    /* data segments (direct or indirect) */
     uint64_t buflen;            /* sum of the segment lengths */
     uint64_t done;              /* bytes transferred so far */
+    /*
+     * The data, between the guest's pages and the SCSI device: one grant
+     * copy per request each way.  Kept with the request object, which is
+     * pooled, so that a steady stream of I/O allocates nothing.
+     */
+    uint8_t *buf;
+    size_t buf_size;
+    struct iovec iov;
+    QEMUIOVector qiov;          /* the SCSI layer's host_iov, if in use */
+    bool host_iov;
+    vscsiif_segment_t *ind_segs;    /* indirect descriptors (pooled) */
+    uint32_t ind_cap;
     int32_t cancel_rslt;        /* response if the SCSI layer cancels it */
     int64_t start_ns;           /* QEMU_CLOCK_REALTIME, when read */
     bool orphan;                /* answered or its ring gone: answer nothing */
@@ -53,8 +67,15 @@ struct XenPVSCSIReq {
     SCSIDevice *reset_dev;      /* RESET: the LUN, referenced */
     bool reset_started;         /* RESET: handed to the main loop */
     QTAILQ_ENTRY(XenPVSCSIReq) next;
+    QSLIST_ENTRY(XenPVSCSIReq) free_next;
     vscsiif_segment_t direct[VSCSIIF_SG_TABLESIZE];
 };
+
+/* Request objects kept for reuse, at most a ring's worth */
+#define XEN_PVSCSI_POOL_SIZE    XEN_PVSCSI_RING_SIZE
+/* Data buffers are allocated in steps of this (and kept, up to a limit) */
+#define XEN_PVSCSI_BUF_STEP     (64 * KiB)
+#define XEN_PVSCSI_BUF_KEEP     (512 * KiB)
 
 struct XenPVSCSIDataPlane {
     XenDevice *xendev;
@@ -94,6 +115,12 @@ struct XenPVSCSIDataPlane {
 
     /* TMF work handed to another context and not back yet */
     unsigned int pending_bhs;   /* atomic */
+
+    /* ctx only: free request objects, and the grant-copy scratch array */
+    QSLIST_HEAD(, XenPVSCSIReq) pool;
+    unsigned int pool_size;
+    XenDeviceGrantCopySegment *copy;
+    unsigned int copy_cap;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -146,12 +173,117 @@ static void xen_pvscsi_push_response(XenPVSCSIDataPlane *dp, uint16_t rqid,
     }
 }
 
+static XenPVSCSIReq *xen_pvscsi_req_new(XenPVSCSIDataPlane *dp)
+{
+    XenPVSCSIReq *req = QSLIST_FIRST(&dp->pool);
+
+    if (req) {
+        uint8_t *buf = req->buf;
+        size_t buf_size = req->buf_size;
+        vscsiif_segment_t *ind_segs = req->ind_segs;
+        uint32_t ind_cap = req->ind_cap;
+
+        QSLIST_REMOVE_HEAD(&dp->pool, free_next);
+        dp->pool_size--;
+        memset(req, 0, offsetof(XenPVSCSIReq, direct));
+        req->buf = buf;
+        req->buf_size = buf_size;
+        req->ind_segs = ind_segs;
+        req->ind_cap = ind_cap;
+    } else {
+        req = g_new0(XenPVSCSIReq, 1);
+    }
+    req->dp = dp;
+    return req;
+}
+
+static void xen_pvscsi_req_destroy(XenPVSCSIReq *req)
+{
+    qemu_vfree(req->buf);
+    g_free(req->ind_segs);
+    g_free(req);
+}
+
 static void xen_pvscsi_req_free(XenPVSCSIReq *req)
 {
-    if (req->segs != req->direct) {
-        g_free(req->segs);
+    XenPVSCSIDataPlane *dp = req->dp;
+
+    if (dp->pool_size >= XEN_PVSCSI_POOL_SIZE) {
+        xen_pvscsi_req_destroy(req);
+        return;
     }
-    g_free(req);
+    if (req->buf_size > XEN_PVSCSI_BUF_KEEP) {
+        qemu_vfree(req->buf);
+        req->buf = NULL;
+        req->buf_size = 0;
+    }
+    QSLIST_INSERT_HEAD(&dp->pool, req, free_next);
+    dp->pool_size++;
+}
+
+/* The grant-copy scratch array, for @n segments (ctx only) */
+static XenDeviceGrantCopySegment *xen_pvscsi_copy_segs(XenPVSCSIDataPlane *dp,
+                                                       unsigned int n)
+{
+    if (n > dp->copy_cap) {
+        dp->copy_cap = n;
+        dp->copy = g_renew(XenDeviceGrantCopySegment, dp->copy, n);
+    }
+    return dp->copy;
+}
+
+/*
+ * Copy @len bytes between req->buf and the guest's segments, starting at
+ * byte @skip of the guest's buffer: one grant-copy call.
+ */
+static bool xen_pvscsi_copy_data(XenPVSCSIReq *req, bool to_domain,
+                                 uint8_t *buf, uint64_t skip, uint64_t len)
+{
+    XenPVSCSIDataPlane *dp = req->dp;
+    XenDeviceGrantCopySegment *copy;
+    uint64_t left = len;
+    unsigned int n = 0;
+    Error *local_err = NULL;
+
+    if (!len) {
+        return true;
+    }
+    copy = xen_pvscsi_copy_segs(dp, req->nr_segs);
+    for (uint32_t i = 0; i < req->nr_segs && left; i++) {
+        vscsiif_segment_t *seg = &req->segs[i];
+        uint64_t chunk;
+
+        if (skip >= seg->length) {
+            skip -= seg->length;
+            continue;
+        }
+        chunk = MIN(seg->length - skip, left);
+        memset(&copy[n], 0, sizeof(copy[n]));
+        if (to_domain) {
+            copy[n].source.virt = buf;
+            copy[n].dest.foreign.ref = seg->gref;
+            copy[n].dest.foreign.offset = seg->offset + skip;
+        } else {
+            copy[n].source.foreign.ref = seg->gref;
+            copy[n].source.foreign.offset = seg->offset + skip;
+            copy[n].dest.virt = buf;
+        }
+        copy[n].len = chunk;
+        n++;
+        buf += chunk;
+        left -= chunk;
+        skip = 0;
+    }
+    assert(left == 0);
+
+    xen_device_copy_grant_refs(dp->xendev, to_domain, copy, n, &local_err);
+    if (local_err) {
+        qemu_log_mask(LOG_GUEST_ERROR, "xen-pvscsi %u: request %u: %s\n",
+                      dp->devid, req->rq.rqid, error_get_pretty(local_err));
+        error_free(local_err);
+        return false;
+    }
+    return true;
 }
 
 static void xen_pvscsi_start_resets(XenPVSCSIDataPlane *dp);
@@ -239,16 +371,15 @@ static int xen_pvscsi_host_status(int host_status)
     return host_status;
 }
 
+/*
+ * Only for a data transfer without a host I/O vector (see
+ * xen_pvscsi_get_host_iov): the SCSI device's buffer, piece by piece.
+ */
 void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
 {
     XenPVSCSIReq *req = sreq->hba_private;
     XenPVSCSIDataPlane *dp;
-    g_autofree XenDeviceGrantCopySegment *copy = NULL;
     bool to_domain;
-    uint8_t *buf = scsi_req_get_buf(sreq);
-    uint64_t skip, left;
-    unsigned int n = 0;
-    Error *local_err = NULL;
 
     /*
      * An orphan was cancelled when its ring went away; the SCSI layer ends
@@ -261,51 +392,10 @@ void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
     to_domain = sreq->cmd.mode == SCSI_XFER_FROM_DEV;
     trace_xen_pvscsi_transfer(dp->devid, req->rq.rqid, len, to_domain);
 
-    if (len > req->buflen - req->done) {
-        /* The device wants more than the guest gave: never overrun. */
-        req->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ERROR);
-        req->cancelling = true;
-        scsi_req_cancel_async(sreq, NULL);
-        return;
-    }
-
-    copy = g_new0(XenDeviceGrantCopySegment, req->nr_segs);
-    skip = req->done;
-    left = len;
-    for (uint32_t i = 0; i < req->nr_segs && left; i++) {
-        vscsiif_segment_t *seg = &req->segs[i];
-        uint64_t chunk;
-
-        if (skip >= seg->length) {
-            skip -= seg->length;
-            continue;
-        }
-        chunk = MIN(seg->length - skip, left);
-        if (to_domain) {
-            copy[n].source.virt = buf;
-            copy[n].dest.foreign.ref = seg->gref;
-            copy[n].dest.foreign.offset = seg->offset + skip;
-        } else {
-            copy[n].source.foreign.ref = seg->gref;
-            copy[n].source.foreign.offset = seg->offset + skip;
-            copy[n].dest.virt = buf;
-        }
-        copy[n].len = chunk;
-        n++;
-        buf += chunk;
-        left -= chunk;
-        skip = 0;
-    }
-    assert(left == 0);
-
-    if (n) {
-        xen_device_copy_grant_refs(dp->xendev, to_domain, copy, n,
-                                   &local_err);
-    }
-    if (local_err) {
-        qemu_log_mask(LOG_GUEST_ERROR, "xen-pvscsi %u: request %u: %s\n",
-                      dp->devid, req->rq.rqid, error_get_pretty(local_err));
-        error_free(local_err);
+    if (len > req->buflen - req->done ||
+        !xen_pvscsi_copy_data(req, to_domain, scsi_req_get_buf(sreq),
+                              req->done, len)) {
+        /* The device wants more than the guest gave, or a bad grant */
         req->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ERROR);
         req->cancelling = true;
         scsi_req_cancel_async(sreq, NULL);
@@ -313,6 +403,13 @@ void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
     }
     req->done += len;
     scsi_req_continue(sreq);
+}
+
+QEMUIOVector *xen_pvscsi_get_host_iov(SCSIRequest *sreq)
+{
+    XenPVSCSIReq *req = sreq->hba_private;
+
+    return req && req->host_iov ? &req->qiov : NULL;
 }
 
 void xen_pvscsi_complete(SCSIRequest *sreq, size_t resid)
@@ -323,6 +420,20 @@ void xen_pvscsi_complete(SCSIRequest *sreq, size_t resid)
 
     if (!req) {
         return;
+    }
+    if (req->host_iov) {
+        /* What the device moved; data from it goes to the guest now. */
+        req->done = sreq->cmd.xfer - MIN(resid, sreq->cmd.xfer);
+        if (sreq->cmd.mode == SCSI_XFER_FROM_DEV && !req->orphan) {
+            trace_xen_pvscsi_transfer(req->dp->devid, req->rq.rqid,
+                                      req->done, true);
+            if (!xen_pvscsi_copy_data(req, true, req->buf, 0, req->done)) {
+                xen_pvscsi_req_done(req,
+                                    RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ERROR),
+                                    req->buflen, NULL, 0);
+                return;
+            }
+        }
     }
     if (sreq->status == CHECK_CONDITION) {
         sense_len = scsi_req_get_sense(sreq, sense, sizeof(sense));
@@ -431,7 +542,12 @@ static const char *xen_pvscsi_get_segments(XenPVSCSIReq *req)
         if (total > dp->max_sg_grant) {
             return "more segments than feature-sg-grant";
         }
-        req->segs = g_new(vscsiif_segment_t, total);
+        if (total > req->ind_cap) {
+            g_free(req->ind_segs);
+            req->ind_segs = g_new(vscsiif_segment_t, total);
+            req->ind_cap = total;
+        }
+        req->segs = req->ind_segs;
         req->nr_segs = total;
         dst = (uint8_t *)req->segs;
         for (unsigned int i = 0; i < n; i++) {
@@ -516,6 +632,31 @@ static void xen_pvscsi_do_cdb(XenPVSCSIReq *req, SCSIDevice *d)
         xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
                           "data direction or length does not match the CDB");
         return;
+    }
+
+    /*
+     * The whole transfer goes through one buffer of ours, handed to the
+     * SCSI device as its host I/O vector: data to the device is copied in
+     * from the guest now, data from it out to the guest at completion.
+     */
+    if (sreq->cmd.mode != SCSI_XFER_NONE && sreq->cmd.xfer) {
+        size_t need = sreq->cmd.xfer;
+
+        if (need > req->buf_size) {
+            qemu_vfree(req->buf);
+            req->buf_size = ROUND_UP(need, XEN_PVSCSI_BUF_STEP);
+            req->buf = qemu_memalign(XEN_PAGE_SIZE, req->buf_size);
+        }
+        if (sreq->cmd.mode == SCSI_XFER_TO_DEV &&
+            !xen_pvscsi_copy_data(req, false, req->buf, 0, need)) {
+            xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
+                              "cannot read the data");
+            return;
+        }
+        req->iov.iov_base = req->buf;
+        req->iov.iov_len = need;
+        qemu_iovec_init_external(&req->qiov, &req->iov, 1);
+        req->host_iov = true;
     }
 
     trace_xen_pvscsi_cdb(req->dp->devid, rq->rqid, rq->channel, rq->id,
@@ -899,8 +1040,7 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
                 break;
             }
             budget--;
-            req = g_new0(XenPVSCSIReq, 1);
-            req->dp = dp;
+            req = xen_pvscsi_req_new(dp);
             req->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ABORT);
             if (dp->timer) {
                 req->start_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
@@ -1162,6 +1302,7 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
     dp->max_sg_grant = max_sg_grant;
     QTAILQ_INIT(&dp->inflight);
     QTAILQ_INIT(&dp->orphans);
+    QSLIST_INIT(&dp->pool);
     if (iothread) {
         dp->iothread = iothread;
         object_ref(OBJECT(iothread));
@@ -1199,6 +1340,13 @@ void xen_pvscsi_dataplane_destroy(XenPVSCSIDataPlane *dp)
      * now (the bus is unrealized before its HBA), so there are none.
      */
     assert(QTAILQ_EMPTY(&dp->orphans));
+    while (!QSLIST_EMPTY(&dp->pool)) {
+        XenPVSCSIReq *req = QSLIST_FIRST(&dp->pool);
+
+        QSLIST_REMOVE_HEAD(&dp->pool, free_next);
+        xen_pvscsi_req_destroy(req);
+    }
+    g_free(dp->copy);
     qemu_bh_delete(dp->bh);
     qemu_bh_delete(dp->error_bh);
     if (dp->timer) {

@@ -60,6 +60,7 @@ void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len);
 void xen_pvscsi_complete(SCSIRequest *sreq, size_t resid);
 void xen_pvscsi_fail(SCSIRequest *sreq);
 void xen_pvscsi_cancel(SCSIRequest *sreq);
+QEMUIOVector *xen_pvscsi_get_host_iov(SCSIRequest *sreq);
 int xen_pvscsi_parse_cdb(SCSIDevice *dev, SCSICommand *cmd, uint8_t *buf,
                          size_t buf_len, void *hba_private);
 

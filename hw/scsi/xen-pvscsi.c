@@ -763,6 +763,7 @@ static const struct SCSIBusInfo xen_pvscsi_scsi_info = {
 
     .parse_cdb = xen_pvscsi_parse_cdb,
     .transfer_data = xen_pvscsi_transfer_data,
+    .get_host_iov = xen_pvscsi_get_host_iov,
     .complete = xen_pvscsi_complete,
     .fail = xen_pvscsi_fail,
     .cancel = xen_pvscsi_cancel,
