@@ -7,6 +7,7 @@
 #   make demo       deps, configure (if not done), build, run the demo
 #   make check-e2e  build, then test with real Linux guests in a nested Xen
 #   make bench-e2e  build, then fio in a real guest: pvscsi, qdisk, scsiback
+#   make fuzz       ASan+UBSan build, then the hostile-frontend fuzzer
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -22,7 +23,7 @@ MESON ?= meson
 QTEST_SUITE := xen-pvscsi
 
 .PHONY: all check check-qtest check-unit install deps clean distclean help \
-        reconfigure demo run-demo check-e2e bench-e2e e2e-deps
+        reconfigure demo run-demo check-e2e bench-e2e e2e-deps fuzz
 
 all:
 
@@ -36,7 +37,7 @@ demo:
 	@$(MAKE) --no-print-directory -f $(SRC_PATH)/Makefile run-demo
 
 help:
-	@sed -n '2,11p' $(SRC_PATH)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,12p' $(SRC_PATH)/Makefile | sed 's/^# \{0,1\}//'
 
 # Real-Xen end-to-end suite and benchmark (tests/e2e, needs root): the host
 # packages, our QEMU built, then tests/e2e/run.sh.  The dom0 image and the
@@ -51,7 +52,7 @@ check-e2e bench-e2e: e2e-deps
 	bash $(SRC_PATH)/tests/e2e/run.sh $(patsubst %-e2e,%,$@)
 
 ifeq ($(wildcard $(CONFIG_MAK)),)
-all check check-qtest check-unit install run-demo:
+all check check-qtest check-unit install run-demo fuzz:
 	@echo "Please run ./configure first" >&2; exit 1
 else
 include $(CONFIG_MAK)
@@ -108,6 +109,11 @@ run-demo: all
 	$(NINJA) -C $(QEMU_BUILD) tests/qtest/xen-pvscsi-demo
 	cd $(QEMU_BUILD) && QTEST_QEMU_BINARY=./qemu-system-$(DEMO_ARCH) \
 	    QEMU_IMG=./qemu-img tests/qtest/xen-pvscsi-demo
+
+# The fuzzer against a sanitizer build (build/qemu-fuzz); FUZZ_REQUESTS
+# and the other knobs are in scripts/fuzz.sh.
+fuzz: $(BUILD)/overlay.stamp
+	sh $(SRC_PATH)/scripts/fuzz.sh
 
 install: all
 	$(NINJA) -C $(QEMU_BUILD) install
