@@ -143,6 +143,21 @@ static void xen_pvscsi_flush_responses(XenPVSCSIDataPlane *dp)
     }
 }
 
+/*
+ * Responses of requests that end together (in one completion BH of the
+ * block layer's thread pool, Linux AIO or io_uring) are pushed with one
+ * notification: defer_call() runs this at the end of that section, or at
+ * once outside one.
+ */
+static void xen_pvscsi_flush_deferred(void *opaque)
+{
+    XenPVSCSIDataPlane *dp = opaque;
+
+    if (dp->rsp_pending && dp->running && !dp->ring_broken) {
+        xen_pvscsi_flush_responses(dp);
+    }
+}
+
 static void xen_pvscsi_push_response(XenPVSCSIDataPlane *dp, uint16_t rqid,
                                      int32_t rslt, uint32_t residual,
                                      const uint8_t *sense, uint8_t sense_len)
@@ -166,10 +181,9 @@ static void xen_pvscsi_push_response(XenPVSCSIDataPlane *dp, uint16_t rqid,
     trace_xen_pvscsi_response(dp->devid, rqid, rslt, residual, sense_len);
 
     /* While the ring is being read, notify once for the whole batch. */
-    if (dp->batching) {
-        dp->rsp_pending = true;
-    } else {
-        xen_pvscsi_flush_responses(dp);
+    dp->rsp_pending = true;
+    if (!dp->batching) {
+        defer_call(xen_pvscsi_flush_deferred, dp);
     }
 }
 
@@ -1154,6 +1168,7 @@ void xen_pvscsi_dataplane_start(XenPVSCSIDataPlane *dp, unsigned int ring_ref,
     dp->attached = false;
 
     dp->ring_broken = false;
+    dp->rsp_pending = false;
     dp->running = true;
     trace_xen_pvscsi_connect(dp->devid, ring_ref, port);
     xen_pvscsi_attach(dp);
