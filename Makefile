@@ -8,6 +8,7 @@
 #   make check-e2e  build, then test with real Linux guests in a nested Xen
 #   make bench-e2e  build, then fio in a real guest: pvscsi, qdisk, scsiback
 #   make fuzz       ASan+UBSan build, then the hostile-frontend fuzzer
+#   make bench      build, then the data-path microbenchmark (pvscsi, qdisk)
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -23,7 +24,7 @@ MESON ?= meson
 QTEST_SUITE := xen-pvscsi
 
 .PHONY: all check check-qtest check-unit install deps clean distclean help \
-        reconfigure demo run-demo check-e2e bench-e2e e2e-deps fuzz
+        reconfigure demo run-demo check-e2e bench-e2e e2e-deps fuzz bench
 
 all:
 
@@ -37,7 +38,7 @@ demo:
 	@$(MAKE) --no-print-directory -f $(SRC_PATH)/Makefile run-demo
 
 help:
-	@sed -n '2,12p' $(SRC_PATH)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' $(SRC_PATH)/Makefile | sed 's/^# \{0,1\}//'
 
 # Real-Xen end-to-end suite and benchmark (tests/e2e, needs root): the host
 # packages, our QEMU built, then tests/e2e/run.sh.  The dom0 image and the
@@ -52,7 +53,7 @@ check-e2e bench-e2e: e2e-deps
 	bash $(SRC_PATH)/tests/e2e/run.sh $(patsubst %-e2e,%,$@)
 
 ifeq ($(wildcard $(CONFIG_MAK)),)
-all check check-qtest check-unit install run-demo fuzz:
+all check check-qtest check-unit install run-demo fuzz bench:
 	@echo "Please run ./configure first" >&2; exit 1
 else
 include $(CONFIG_MAK)
@@ -114,6 +115,13 @@ run-demo: all
 # and the other knobs are in scripts/fuzz.sh.
 fuzz: $(BUILD)/overlay.stamp
 	sh $(SRC_PATH)/scripts/fuzz.sh
+
+# The data-path microbenchmark under the test Xen emulation (valgrind and
+# perf; see docs/devel/testing/xen-pvscsi-bench.rst).
+bench: all
+	$(NINJA) -C $(QEMU_BUILD) tests/qtest/xen-pvscsi-bench
+	QEMU_BUILD=$(QEMU_BUILD) QEMU_ARCH=$(DEMO_ARCH) \
+	    bash $(SRC_PATH)/scripts/bench.sh
 
 install: all
 	$(NINJA) -C $(QEMU_BUILD) install

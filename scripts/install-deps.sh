@@ -24,7 +24,7 @@ libglib2.0-dev zlib1g-dev libpixman-1-dev libfdt-dev libaio-dev
 libxen-dev libiscsi-dev libsgutils2-dev
 seabios ipxe-qemu qemu-system-data
 dpkg-dev xz-utils ccache perl patch
-qemu-utils tgt procps
+qemu-utils tgt procps valgrind linux-perf
 "
 
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
