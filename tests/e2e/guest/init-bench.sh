@@ -36,7 +36,7 @@ for d in $A $B $C; do
 done
 rc=0
 [ -b "$A" ] && [ -b "$B" ] && [ -b "$C" ] || { echo "BENCH-INFO missing a device: a=$A b=$B c=$C"; rc=1; }
-WLS="1-randrw-8k-j1:randrw:8k:1 2-randrw-128k-j1:randrw:128k:1 3-randrw-8k-j5:randrw:8k:5 4-randrw-128k-j5:randrw:128k:5 5-seqread-128k-j1:read:128k:1 6-seqwrite-128k-j1:write:128k:1"
+WLS="1-randrw-8k-j1:randrw:8k:1 2-randrw-128k-j1:randrw:128k:1 3-randrw-8k-j5:randrw:8k:5 4-randrw-128k-j5:randrw:128k:5 5-seqread-128k-j1:read:128k:1 6-seqwrite-128k-j1:write:128k:1 7-seqread-512k-j1:read:512k:1 8-seqwrite-512k-j1:write:512k:1"
 [ $rc = 0 ] && for wl in $WLS; do
   name=${wl%%:*}; r=${wl#*:}; rw=${r%%:*}; r=${r#*:}; bs=${r%%:*}; nj=${r#*:}
   for side in a b c; do

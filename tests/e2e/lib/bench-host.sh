@@ -35,9 +35,28 @@ echo "${E2E_BENCH_QEMU_ENV:-}" > "$D/bench.qemu.env"
 echo "${E2E_BENCH_IOTHREADS:-0}" > "$D/bench.iothreads"
 mk_payload "$D" "$C/images/payload-bench.ext4" || exit 1
 LOG=$C/logs/bench-$STAMP.log
+# The benchmark's figures mean something only on an otherwise idle host
+# (2 cores: a parallel build or another VM halves what the nested machine
+# gets); say what the load was before and after.
+# A load left by what just ended (a build, the previous run) decays within
+# a minute or two: wait for it, up to two minutes, then take the reading.
+for _ in $(seq 24); do
+  awk '{ exit !($1 > 0.5) }' /proc/loadavg || break
+  sleep 5
+done
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+say "host load average before: $load_before"
 say "booting Xen + dom0 for the benchmark ($(cat "$D/bench.args")); log $LOG"
 run_xen "$C/images/payload-bench.ext4" "$LOG"
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 "$E2E/lib/parse-bench.py" "$LOG" | tee "$C/logs/bench-$STAMP.md"
 rc=${PIPESTATUS[0]}
+{
+  echo
+  echo "Host load average (1, 5, 15 min) before: $load_before; after: $load_after"
+  if awk -v l="${load_before%% *}" 'BEGIN { exit !(l > 0.5) }'; then
+    echo "WARNING: the host was not idle before the run (1-minute load ${load_before%% *} > 0.5): these figures are not comparable"
+  fi
+} | tee -a "$C/logs/bench-$STAMP.md"
 say "bench: total $(( $(date +%s) - T0 ))s; table also in $C/logs/bench-$STAMP.md"
 exit $rc
