@@ -60,6 +60,7 @@
 #include "qemu/cutils.h"
 #include "libqtest.h"
 #include "libqos/xen-vscsifront.h"
+#include "libqos/xen-blkif.h"
 
 #define DOMID           1
 #define MAX_QD          16
@@ -69,46 +70,6 @@
 #define WAIT_S          60      /* no progress for that long: give up */
 #define GNT_FRAMES      8       /* 4096 references: 16 x 128 data pages */
 
-/* The shared ring's header (xen/io/ring.h) */
-#define RING_REQ_PROD   0
-#define RING_REQ_EVENT  4
-#define RING_RSP_PROD   8
-#define RING_RSP_EVENT  12
-
-/* blkif, x86_64 ABI (what we announce with protocol=x86_64-abi) */
-#define BLKIF_OP_READ   0
-#define BLKIF_OP_WRITE  1
-#define BLKIF_RSP_OKAY  0
-#define BLKIF_SEGS      11
-#define BLKIF_ENTRY     112
-#define BLKIF_RING      32
-#define VDEV_XVDA       51712   /* (202 << 8) | (0 << 4) */
-
-typedef struct QEMU_PACKED BlkifSeg {
-    uint32_t gref;
-    uint8_t first_sect;
-    uint8_t last_sect;
-    uint16_t pad;
-} BlkifSeg;
-
-typedef struct QEMU_PACKED BlkifRequest {
-    uint8_t operation;
-    uint8_t nr_segments;
-    uint16_t handle;
-    uint32_t pad;
-    uint64_t id;
-    uint64_t sector_number;
-    BlkifSeg seg[BLKIF_SEGS];
-} BlkifRequest;
-
-typedef struct QEMU_PACKED BlkifResponse {
-    uint64_t id;
-    uint8_t operation;
-    uint8_t pad;
-    int16_t status;
-} BlkifResponse;
-
-QEMU_BUILD_BUG_ON(sizeof(BlkifRequest) != BLKIF_ENTRY);
 QEMU_BUILD_BUG_ON(sizeof(vscsiif_request_t) != sizeof(vscsiif_response_t));
 
 /* One I/O per slot; each slot owns its data pages (and indirect page). */
@@ -491,8 +452,8 @@ static void submit(Bench *b)
                     (n - n1 - 1) * b->entry + used[n - 1]);
     }
     /* RING_PUSH_REQUESTS_AND_CHECK_NOTIFY; we know the old producer */
-    fe_writel(b, r->gpa + RING_REQ_PROD, r->req_prod_pvt + n);
-    event = fe_readl(b, r->gpa + RING_REQ_EVENT);
+    fe_writel(b, r->gpa + QXEN_RING_REQ_PROD, r->req_prod_pvt + n);
+    event = fe_readl(b, r->gpa + QXEN_RING_REQ_EVENT);
     r->req_prod_pvt += n;
     b->ring_reqs += n;
     if ((uint32_t)(r->req_prod_pvt - event) < n) {
@@ -561,7 +522,7 @@ static unsigned int collect(Bench *b)
         wait_idle(b);
     }
     for (int polls = 0;; polls++) {
-        prod = fe_readl(b, r->gpa + RING_RSP_PROD);
+        prod = fe_readl(b, r->gpa + QXEN_RING_RSP_PROD);
         n = prod - r->rsp_cons;
         if (n > due) {
             die("response producer %u runs %u ahead", prod, n);
@@ -589,7 +550,7 @@ static unsigned int collect(Bench *b)
     }
     r->rsp_cons = prod;
     /* RING_FINAL_CHECK_FOR_RESPONSES: we want an event for the next one */
-    fe_writel(b, r->gpa + RING_RSP_EVENT, prod + 1);
+    fe_writel(b, r->gpa + QXEN_RING_RSP_EVENT, prod + 1);
     for (uint32_t i = 0; i < n; i++) {
         ended += complete(b, buf + i * b->entry);
     }
@@ -623,7 +584,7 @@ static void run_calib(Bench *b, uint64_t n)
 {
     for (uint64_t i = 0; i < n; i++) {
         for (int k = 0; k < 7; k++) {
-            fe_readl(b, b->r->gpa + RING_RSP_PROD);
+            fe_readl(b, b->r->gpa + QXEN_RING_RSP_PROD);
             if (k == 3 || k == 6) {
                 wait_idle(b);
             }

@@ -51,10 +51,6 @@
 #define WAIT_MS         10000
 #define NR_RQID         64          /* rqids in use, as Linux: < ring size */
 
-/* The shared ring's header (xen/io/ring.h) */
-#define RING_REQ_PROD   0
-#define RING_RSP_EVENT  12
-
 /* The LUNs, as channel:id:lun */
 typedef struct Lun {
     int channel, id, lun;
@@ -285,7 +281,7 @@ static void collect(Fuzz *z, unsigned int want)
                               (n - n1) * sizeof(rsp[0]));
             }
             r->rsp_cons = prod;
-            qtest_writel(z->x->qts, r->gpa + RING_RSP_EVENT, prod + 1);
+            qtest_writel(z->x->qts, r->gpa + QXEN_RING_RSP_EVENT, prod + 1);
             for (uint32_t i = 0; i < n; i++) {
                 check_response(z, &rsp[i]);
             }
@@ -725,7 +721,7 @@ static void break_ring(Fuzz *z)
         prod = g_rand_int(z->rand);
         break;
     }
-    qtest_writel(z->x->qts, r->gpa + RING_REQ_PROD, prod);
+    qtest_writel(z->x->qts, r->gpa + QXEN_RING_REQ_PROD, prod);
     qxen_evtchn_kick(z->x, z->f.port);
     /*
      * A producer within the ring's bounds may be taken as requests; any

@@ -26,11 +26,6 @@ static char *img[2];
 /* Set per case: run the HBA (and so its LUNs) in an iothread. */
 static bool use_iothread;
 
-typedef struct TestCase {
-    const char *name;
-    void (*fn)(void);
-} TestCase;
-
 static void make_images(void)
 {
     g_autofree char *buf = g_malloc(IMG_SIZE);
@@ -2198,7 +2193,7 @@ static void test_toolstack_hotplug(void)
     qxen_stop(x);
 }
 
-static const TestCase cases[] = {
+static const QXenTestCase cases[] = {
     { "connect", test_connect },
     { "inquiry-capacity", test_inquiry_capacity },
     { "capacity16", test_capacity16 },
@@ -2236,41 +2231,12 @@ static const TestCase cases[] = {
     { "toolstack/hotplug", test_toolstack_hotplug },
 };
 
-static void run_main_loop(const void *data)
-{
-    const TestCase *tc = data;
-
-    use_iothread = false;
-    qxen_watchdog_arm(tc->name, qxen_case_timeout());
-    tc->fn();
-    qxen_watchdog_disarm();
-}
-
-static void run_iothread(const void *data)
-{
-    const TestCase *tc = data;
-    g_autofree char *what = g_strdup_printf("iothread/%s", tc->name);
-
-    use_iothread = true;
-    qxen_watchdog_arm(what, qxen_case_timeout());
-    tc->fn();
-    qxen_watchdog_disarm();
-}
-
 int main(int argc, char **argv)
 {
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    for (int i = 0; i < ARRAY_SIZE(cases); i++) {
-        g_autofree char *path = g_strdup_printf("/xen-pvscsi/%s",
-                                                cases[i].name);
-        g_autofree char *io_path = g_strdup_printf("/xen-pvscsi/iothread/%s",
-                                                   cases[i].name);
-
-        qtest_add_data_func(path, &cases[i], run_main_loop);
-        qtest_add_data_func(io_path, &cases[i], run_iothread);
-    }
+    qxen_add_tests_twice("xen-pvscsi", cases, ARRAY_SIZE(cases), &use_iothread);
     ret = g_test_run();
     for (int n = 0; n < 2; n++) {
         if (img[n]) {

@@ -19,45 +19,10 @@
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "libqos/xen-qtest.h"
+#include "libqos/xen-blkif.h"
 
 #define DOMID           1
 #define IMG_SIZE        (1 * MiB)
-
-/* blkif, x86_64 ABI (what the frontend announces with protocol=x86_64-abi) */
-#define BLKIF_OP_READ   0
-#define BLKIF_OP_WRITE  1
-#define BLKIF_RSP_OKAY  0
-#define BLKIF_RSP_ERROR (-1)
-
-typedef struct QEMU_PACKED BlkifSeg {
-    uint32_t gref;
-    uint8_t first_sect;
-    uint8_t last_sect;
-    uint16_t pad;
-} BlkifSeg;
-
-typedef struct QEMU_PACKED BlkifRequest {
-    uint8_t operation;
-    uint8_t nr_segments;
-    uint16_t handle;
-    uint32_t pad;
-    uint64_t id;
-    uint64_t sector_number;
-    BlkifSeg seg[11];
-} BlkifRequest;
-
-typedef struct QEMU_PACKED BlkifResponse {
-    uint64_t id;
-    uint8_t operation;
-    uint8_t pad;
-    int16_t status;
-} BlkifResponse;
-
-QEMU_BUILD_BUG_ON(sizeof(BlkifRequest) != 112);
-
-#define VDEV_XVDA       51712   /* (202 << 8) | (0 << 4) */
-#define VDEV_XVDB       51728
-#define VDEV_XVDC       51744
 
 typedef struct BlkFront {
     QXen *x;

@@ -241,6 +241,43 @@ void qxen_add_test(const char *path, void (*fn)(void))
     qtest_add_data_func(path, c, run_watched);
 }
 
+typedef struct QXenTwice {
+    const QXenTestCase *tc;
+    char *what;                 /* the watchdog's name of the run */
+    bool *use_iothread;
+    bool iothread;
+} QXenTwice;
+
+static void run_twice(const void *opaque)
+{
+    const QXenTwice *t = opaque;
+
+    *t->use_iothread = t->iothread;
+    qxen_watchdog_arm(t->what, qxen_case_timeout());
+    t->tc->fn();
+    qxen_watchdog_disarm();
+}
+
+void qxen_add_tests_twice(const char *prefix, const QXenTestCase *cases,
+                          size_t n, bool *use_iothread)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (int io = 0; io < 2; io++) {
+            /* lives as long as the program */
+            QXenTwice *t = g_new(QXenTwice, 1);
+            g_autofree char *path = NULL;
+
+            t->tc = &cases[i];
+            t->what = g_strdup_printf("%s%s", io ? "iothread/" : "",
+                                      cases[i].name);
+            t->use_iothread = use_iothread;
+            t->iothread = io;
+            path = g_strdup_printf("/%s/%s", prefix, t->what);
+            qtest_add_data_func(path, t, run_twice);
+        }
+    }
+}
+
 uint64_t qxen_alloc_pages(QXen *x, unsigned int n)
 {
     uint64_t gpa = guest_alloc(&x->alloc, (size_t)n * QXEN_PAGE_SIZE);
@@ -518,11 +555,6 @@ bool qxen_upcall_level(QXen *x)
 /* ---------------------------------------------------------------------- */
 /* Shared rings                                                            */
 
-#define RING_REQ_PROD   0
-#define RING_REQ_EVENT  4
-#define RING_RSP_PROD   8
-#define RING_RSP_EVENT  12
-
 void qxen_ring_init(QXen *x, QXenRing *r, size_t entry_size)
 {
     uint32_t n = (QXEN_PAGE_SIZE - QXEN_RING_HDR_SIZE) / entry_size;
@@ -532,8 +564,8 @@ void qxen_ring_init(QXen *x, QXenRing *r, size_t entry_size)
     r->nr_ents = pow2floor(n);
     r->gpa = qxen_alloc_pages(x, 1);
     /* SHARED_RING_INIT and FRONT_RING_INIT */
-    qtest_writel(x->qts, r->gpa + RING_REQ_EVENT, 1);
-    qtest_writel(x->qts, r->gpa + RING_RSP_EVENT, 1);
+    qtest_writel(x->qts, r->gpa + QXEN_RING_REQ_EVENT, 1);
+    qtest_writel(x->qts, r->gpa + QXEN_RING_RSP_EVENT, 1);
     r->ref = qxen_grant(x, r->gpa, false);
 }
 
@@ -552,11 +584,11 @@ void qxen_ring_put_request(QXen *x, QXenRing *r, const void *req, size_t len)
 
 bool qxen_ring_push_requests(QXen *x, QXenRing *r)
 {
-    uint32_t old = qtest_readl(x->qts, r->gpa + RING_REQ_PROD);
+    uint32_t old = qtest_readl(x->qts, r->gpa + QXEN_RING_REQ_PROD);
     uint32_t event;
 
-    qtest_writel(x->qts, r->gpa + RING_REQ_PROD, r->req_prod_pvt);
-    event = qtest_readl(x->qts, r->gpa + RING_REQ_EVENT);
+    qtest_writel(x->qts, r->gpa + QXEN_RING_REQ_PROD, r->req_prod_pvt);
+    event = qtest_readl(x->qts, r->gpa + QXEN_RING_REQ_EVENT);
     /* RING_PUSH_REQUESTS_AND_CHECK_NOTIFY */
     return (uint32_t)(r->req_prod_pvt - event) <
            (uint32_t)(r->req_prod_pvt - old);
@@ -564,7 +596,7 @@ bool qxen_ring_push_requests(QXen *x, QXenRing *r)
 
 uint32_t qxen_ring_req_event(QXen *x, QXenRing *r)
 {
-    return qtest_readl(x->qts, r->gpa + RING_REQ_EVENT);
+    return qtest_readl(x->qts, r->gpa + QXEN_RING_REQ_EVENT);
 }
 
 bool qxen_ring_wait_consumed(QXen *x, QXenRing *r, int timeout_ms)
@@ -583,7 +615,7 @@ bool qxen_ring_wait_consumed(QXen *x, QXenRing *r, int timeout_ms)
 
 uint32_t qxen_ring_rsp_prod(QXen *x, QXenRing *r)
 {
-    return qtest_readl(x->qts, r->gpa + RING_RSP_PROD);
+    return qtest_readl(x->qts, r->gpa + QXEN_RING_RSP_PROD);
 }
 
 bool qxen_ring_wait_responses(QXen *x, QXenRing *r, uint32_t n,
@@ -607,7 +639,7 @@ void qxen_ring_get_response(QXen *x, QXenRing *r, void *rsp, size_t len)
     qtest_memread(x->qts, qxen_ring_slot(r, r->rsp_cons), rsp, len);
     r->rsp_cons++;
     /* RING_FINAL_CHECK_FOR_RESPONSES: ask for a kick on the next one */
-    qtest_writel(x->qts, r->gpa + RING_RSP_EVENT, r->rsp_cons + 1);
+    qtest_writel(x->qts, r->gpa + QXEN_RING_RSP_EVENT, r->rsp_cons + 1);
 }
 
 void qxen_ring_destroy(QXen *x, QXenRing *r)

@@ -91,6 +91,19 @@ int qxen_case_timeout(void);
 /* qtest_add_func() under the watchdog, with the default deadline */
 void qxen_add_test(const char *path, void (*fn)(void));
 
+typedef struct QXenTestCase {
+    const char *name;
+    void (*fn)(void);
+} QXenTestCase;
+
+/*
+ * Register each of the @n @cases twice under the case watchdog, as
+ * /<prefix>/<name> and /<prefix>/iothread/<name>; *@use_iothread is set
+ * to which of the two runs, for the case to start QEMU accordingly.
+ */
+void qxen_add_tests_twice(const char *prefix, const QXenTestCase *cases,
+                          size_t n, bool *use_iothread);
+
 /* Open one more connection (as the guest, or with @priv as dom0). */
 struct xs_handle *qxen_xs_open(QXen *x, bool priv);
 
@@ -154,6 +167,11 @@ typedef struct QXenRing {
 } QXenRing;
 
 #define QXEN_RING_HDR_SIZE      64
+/* Offsets of the header's fields */
+#define QXEN_RING_REQ_PROD      0
+#define QXEN_RING_REQ_EVENT     4
+#define QXEN_RING_RSP_PROD      8
+#define QXEN_RING_RSP_EVENT     12
 
 void qxen_ring_init(QXen *x, QXenRing *r, size_t entry_size);
 uint64_t qxen_ring_slot(QXenRing *r, uint32_t idx);
