@@ -265,6 +265,44 @@ static void do_test_read_write(size_t len, bool indirect)
     qxen_stop(x);
 }
 
+/*
+ * A LUN on a file opened with aio=io_uring (QEMU is built with liburing):
+ * 256 KiB written through indirect segments land in the image, and read
+ * back.
+ */
+static void test_rw_io_uring(void)
+{
+    g_autofree char *extra = NULL;
+    g_autofree uint8_t *wbuf = g_malloc(256 * KiB);
+    g_autofree uint8_t *rbuf = g_malloc0(256 * KiB);
+    QXen *x;
+    QVscsiFront f;
+    int32_t rslt;
+
+    make_images();
+    extra = g_strdup_printf(" -blockdev driver=file,node-name=fu,filename=%s,"
+                            "aio=io_uring,locking=off "
+                            "-blockdev driver=raw,node-name=du,file=fu "
+                            "-device scsi-hd,bus=vscsi0.0,scsi-id=4,drive=du",
+                            img[1]);
+    x = start_with(false, extra);
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 4, 0);
+    for (size_t i = 0; i < 256 * KiB; i++) {
+        wbuf[i] = i * 7 + 3;
+    }
+    rw10(&f, 4, 0, true, 64, wbuf, 256 * KiB, true, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    check_image(1, 64 * 512, wbuf, 256 * KiB);
+    rw10(&f, 4, 0, false, 64, rbuf, 256 * KiB, true, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    g_assert_cmpmem(rbuf, 256 * KiB, wbuf, 256 * KiB);
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
 static void test_rw_small(void)
 {
     do_test_read_write(4096, false);
@@ -2203,6 +2241,7 @@ static const QXenTestCase cases[] = {
     { "rw/104k-direct", test_rw_direct_max },
     { "rw/256k-sg-grant", test_rw_sg_grant },
     { "rw/512k-sg-grant", test_rw_sg_grant_512k },
+    { "rw/256k-io-uring", test_rw_io_uring },
     { "cdrom-read-write-protect", test_cdrom_write_protect },
     { "bad-requests", test_bad_requests },
     { "tmf-idle", test_tmf_idle },

@@ -66,6 +66,13 @@ xenstore-write $BE/state 1
 # e.g. glibc's allocator tunables
 QENV=$(cat $P/bench.qemu.env 2>/dev/null)
 [ -n "$QENV" ] && info "QEMU runs with: $QENV"
+# bench.aio (E2E_BENCH_AIO=threads|io_uring): the aio= of (a) and (b)
+AIO=$(cat $P/bench.aio 2>/dev/null)
+AIOA=; AIOB=
+if [ -n "$AIO" ]; then
+  AIOA=,aio=$AIO; AIOB=,aio=$AIO
+  info "xen-pvscsi's and xen-disk's files use aio=$AIO"
+fi
 # bench.iothreads (E2E_BENCH_IOTHREADS=1): (a) and (b) each in an IOThread
 IOT=(); IOA=; IOB=
 if [ "$(cat $P/bench.iothreads 2>/dev/null)" = 1 ]; then
@@ -74,9 +81,9 @@ if [ "$(cat $P/bench.iothreads 2>/dev/null)" = 1 ]; then
 fi
 env $QENV timeout -k 5 1500 $Q -machine xenpv -xen-domid $D -xen-attach -nodefaults -display none \
   -monitor none -serial none -parallel none "${IOT[@]}" \
-  -blockdev driver=file,node-name=fa,filename=/dev/shm/pvscsi.img,cache.direct=off \
+  -blockdev driver=file,node-name=fa,filename=/dev/shm/pvscsi.img,cache.direct=off$AIOA \
   -blockdev driver=raw,node-name=a,file=fa \
-  -drive file=/dev/shm/qdisk.img,if=none,id=b,format=raw,cache=writeback \
+  -drive file=/dev/shm/qdisk.img,if=none,id=b,format=raw,cache=writeback$AIOB \
   -device xen-pvscsi,id=h0,devid=0$IOA \
   -device scsi-hd,bus=h0.0,channel=0,scsi-id=0,lun=0,drive=a \
   -device xen-disk,vdev=xvda,drive=b$IOB > /tmp/bench-qemu.log 2>&1 &

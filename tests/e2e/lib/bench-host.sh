@@ -33,6 +33,7 @@ cp "$E2E/dom0/bench.sh" "$D/test.sh"; cp "$E2E/dom0/watchdog.sh" "$D/"
 echo "${E2E_BENCH_ARGS:-bench.rt=15 bench.size=128M}" > "$D/bench.args"
 echo "${E2E_BENCH_QEMU_ENV:-}" > "$D/bench.qemu.env"
 echo "${E2E_BENCH_IOTHREADS:-0}" > "$D/bench.iothreads"
+echo "${E2E_BENCH_AIO:-}" > "$D/bench.aio"
 mk_payload "$D" "$C/images/payload-bench.ext4" || exit 1
 LOG=$C/logs/bench-$STAMP.log
 # The benchmark's figures mean something only on an otherwise idle host

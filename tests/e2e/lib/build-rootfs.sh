@@ -25,7 +25,7 @@ t0=$(date +%s)
 #    the build host: seabios, ipxe-qemu, qemu-system-data);
 #  - sg3-utils, lsscsi (dom0 side checks), tgt (iSCSI case), python3 (QMP).
 PKGS="xen-utils-4.17 xen-utils-common xenstore-utils
-      libiscsi7 libaio1 libglib2.0-0 libfdt1 zlib1g libpixman-1-0
+      libiscsi7 libaio1 liburing2 libglib2.0-0 libfdt1 zlib1g libpixman-1-0
       seabios ipxe-qemu qemu-system-data
       sg3-utils lsscsi mt-st tgt python3 busybox-static iproute2 ${EXTRA_PKGS:-}"
 rm -rf "$R"
