@@ -75,9 +75,11 @@ if [ -n "$AIO" ]; then
 fi
 # bench.iothreads (E2E_BENCH_IOTHREADS=1): (a) and (b) each in an IOThread
 IOT=(); IOA=; IOB=
+# bench.pollmax (E2E_BENCH_POLL_MAX_NS): the IOThreads' poll-max-ns
 if [ "$(cat $P/bench.iothreads 2>/dev/null)" = 1 ]; then
-  IOT=(-object iothread,id=ioa -object iothread,id=iob); IOA=,iothread=ioa; IOB=,iothread=iob
-  info "xen-pvscsi and xen-disk each run in an IOThread"
+  PM=$(cat $P/bench.pollmax 2>/dev/null); PM=${PM:+,poll-max-ns=$PM}
+  IOT=(-object iothread,id=ioa$PM -object iothread,id=iob$PM); IOA=,iothread=ioa; IOB=,iothread=iob
+  info "xen-pvscsi and xen-disk each run in an IOThread${PM:+ ($PM)}"
 fi
 env $QENV timeout -k 5 1500 $Q -machine xenpv -xen-domid $D -xen-attach -nodefaults -display none \
   -monitor none -serial none -parallel none "${IOT[@]}" \

@@ -34,6 +34,7 @@ echo "${E2E_BENCH_ARGS:-bench.rt=15 bench.size=128M}" > "$D/bench.args"
 echo "${E2E_BENCH_QEMU_ENV:-}" > "$D/bench.qemu.env"
 echo "${E2E_BENCH_IOTHREADS:-0}" > "$D/bench.iothreads"
 echo "${E2E_BENCH_AIO:-}" > "$D/bench.aio"
+echo "${E2E_BENCH_POLL_MAX_NS:-}" > "$D/bench.pollmax"
 mk_payload "$D" "$C/images/payload-bench.ext4" || exit 1
 LOG=$C/logs/bench-$STAMP.log
 # The benchmark's figures mean something only on an otherwise idle host
