@@ -657,9 +657,19 @@ static void xen_pvscsi_do_cdb(XenPVSCSIReq *req, SCSIDevice *d)
         size_t need = sreq->cmd.xfer;
 
         if (need > req->buf_size) {
+            /*
+             * Up to max-sg-grant pages (54 MiB at most): the guest chooses
+             * the size, so a failed allocation fails the request, not QEMU.
+             */
             qemu_vfree(req->buf);
             req->buf_size = ROUND_UP(need, XEN_PVSCSI_BUF_STEP);
-            req->buf = qemu_memalign(XEN_PAGE_SIZE, req->buf_size);
+            req->buf = qemu_try_memalign(XEN_PAGE_SIZE, req->buf_size);
+            if (!req->buf) {
+                req->buf_size = 0;
+                xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
+                                  "no memory for the data buffer");
+                return;
+            }
         }
         if (sreq->cmd.mode == SCSI_XFER_TO_DEV &&
             !xen_pvscsi_copy_data(req, false, req->buf, 0, need)) {
