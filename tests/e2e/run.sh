@@ -24,6 +24,10 @@
 #        E2E_TCG_THREAD TCG of the nested machine: "multi" (default) or "single"
 #        E2E_XEN_ARGS extra words for Xen's command line (after xen_fpu's)
 #        E2E_L0_CPU  -cpu of the nested machine (default max,-smap)
+#        E2E_GUEST_DEBUG=1 check: a guest that reboots or crashes is kept
+#                    and its registers printed (xl on_reboot/on_crash=preserve)
+#        E2E_L0_QEMU the L0 QEMU binary (default qemu-system-x86_64 on PATH)
+#        E2E_L0_ARGS extra words for it (e.g. "-L DIR" for its firmware)
 # Needs root (debootstrap, chroot) and the packages of
 # scripts/install-e2e-deps.sh.  Every QEMU runs under timeout.
 #
@@ -129,7 +133,8 @@ run_xen() { # PAYLOAD LOG [dom0 args]; GUEST_KIND=pv|hvm (default pv)
   local drives=(-drive "file=$C/images/dom0.ext4,if=virtio,format=raw,cache=unsafe")
   [ -n "$payload" ] && drives+=(-drive "file=$payload,if=virtio,format=raw,readonly=on")
   # -snapshot: the cached dom0 image is never written
-  timeout --foreground -k 10 "$to" qemu-system-x86_64 \
+  # shellcheck disable=SC2086
+  timeout --foreground -k 10 "$to" "${E2E_L0_QEMU:-qemu-system-x86_64}" ${E2E_L0_ARGS:-} \
     -accel tcg,thread=${E2E_TCG_THREAD:-multi},tb-size=512 -cpu "${E2E_L0_CPU:-max,-smap}" -m 3072 -smp 2 \
     -nographic -no-reboot -snapshot \
     -kernel "$C/images/xen-4.17" -append "$xen" \
@@ -186,6 +191,9 @@ report() { # LOG
 check_boot() { # pv|hvm
   local kind=$1 try LOG v r
   echo "$kind" > "$D/kinds"
+  rm -f "$D/guest-debug"; [ -z "${E2E_GUEST_DEBUG:-}" ] || touch "$D/guest-debug"
+  [ -z "${E2E_HVM_CPUID:-}" ] || echo "$E2E_HVM_CPUID" > "$D/hvm-cpuid"
+  [ -z "${E2E_GUEST_EXTRA:-}" ] || echo "$E2E_GUEST_EXTRA" > "$D/guest-extra"
   mk_payload "$D" "$C/images/payload-check.ext4" || return 1
   LOG=$C/logs/check-$STAMP-$kind.log
   say "booting Xen ($(xen_fpu "$kind")) + dom0 for the $kind guest; log $LOG"
@@ -209,7 +217,7 @@ check_boot() { # pv|hvm
 case $MODE in
   cache) build_cache; exit;;
   check|bench|shell) ;;
-  *) sed -n '2,25p' "$0"; exit 2;;
+  *) sed -n '2,29p' "$0"; exit 2;;
 esac
 [ "$(id -u)" = 0 ] || { echo "e2e: needs root (debootstrap, chroot, mkfs)" >&2; exit 1; }
 exec 9> "$C/.lock"

@@ -11,6 +11,11 @@ P=/mnt/payload
 Q=$P/qemu/bin/qemu-system-i386
 W=/root/e2e
 KINDS=$(cat $P/kinds 2>/dev/null || echo "pv hvm")
+# E2E_GUEST_DEBUG=1 (run.sh): a guest that powers off, reboots or crashes is kept
+# paused, and its registers are printed before it is destroyed
+# and the guest kernel prints everything (on ttyS0 from the start for HVM)
+ONDIE=destroy DBGARGS= SERTAIL=30
+[ -f $P/guest-debug ] && ONDIE=preserve DBGARGS=ignore_loglevel SERTAIL=200
 mkdir -p $W /run/e2e
 up() { cut -d' ' -f1 /proc/uptime; }
 # the watchdog (watchdog.sh) and its heartbeat "alive"
@@ -163,12 +168,12 @@ name = "$name"
 type = "pv"
 kernel = "$P/vmlinuz"
 ramdisk = "$P/guest-initrd.cpio.gz"
-extra = "console=hvc0 panic=-1 loglevel=4 e2e.kind=pv $GARGS"
+extra = "console=hvc0 panic=-1 loglevel=4 e2e.kind=pv $GARGS $DBGARGS"
 memory = 256
 vcpus = 1
-on_poweroff = "destroy"
-on_reboot = "destroy"
-on_crash = "destroy"
+on_poweroff = "$ONDIE"
+on_reboot = "$ONDIE"
+on_crash = "$ONDIE"
 CFG
   else
     local dm="" a
@@ -178,7 +183,7 @@ name = "$name"
 type = "hvm"
 kernel = "$P/vmlinuz"
 ramdisk = "$P/guest-initrd.cpio.gz"
-cmdline = "console=ttyS0,115200 console=hvc0 panic=-1 loglevel=4 e2e.kind=hvm $GARGS"
+cmdline = "console=ttyS0,115200 console=hvc0 panic=-1 loglevel=4 e2e.kind=hvm $GARGS $(cat $P/guest-extra 2>/dev/null) $DBGARGS${DBGARGS:+ earlyprintk=ttyS0,115200}"
 memory = 256
 vcpus = 1
 hap = 1
@@ -193,10 +198,10 @@ device_model_version = "qemu-xen"
 device_model_override = "$DM"
 device_model_args_hvm = [ ${dm%, } ]
 # QEMU's TCG SVM: XSETBV is not intercepted, RDTSCP exits as RDTSC
-cpuid = "host,xsave=0,rdtscp=0"
-on_poweroff = "destroy"
-on_reboot = "destroy"
-on_crash = "destroy"
+cpuid = "$(cat $P/hvm-cpuid 2>/dev/null || echo host,xsave=0,rdtscp=0)"
+on_poweroff = "$ONDIE"
+on_reboot = "$ONDIE"
+on_crash = "$ONDIE"
 CFG
   fi
   t0=$(date +%s.%N)
@@ -296,6 +301,8 @@ CFG
     # a single "xl list" can fail transiently under load: 3 in a row mean gone
     if (( ++iter % 10 == 0 )); then
       if timeout 30 xl list $name > /dev/null 2>&1; then gone=0; else gone=$((gone + 1)); [ $gone -ge 3 ] && break; fi
+      # a kept guest (E2E_GUEST_DEBUG) that has shut down: state "s" or "c"
+      [ $ONDIE = preserve ] && [[ $(timeout 30 xl list $name 2>/dev/null | awk 'NR == 2 { print $5 }') == *[sc]* ]] && break
     fi
     [ -z "$QPID" ] || [ -d /proc/$QPID ] || { info "$K: QEMU (pid $QPID) died"; break; }
     alive
@@ -304,6 +311,11 @@ CFG
   info "$K: guest finished $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t1}")s after unpause"
   for i in $(seq 1 40); do xl list $name > /dev/null 2>&1 || break; sleep 0.5; done
   local qalive=no; [ -n "$QPID" ] && kill -0 $QPID 2>/dev/null && qalive=yes
+  if [ $ONDIE = preserve ] && [ -z "${seen[DONE]:-}" ] && xl list $name > /dev/null 2>&1; then
+    echo "E2E-INFO: ---- $K guest kept ($ONDIE): xl list, xenctx, xen-hvmctx"
+    { xl list $name; /usr/lib/xen-4.17/bin/xenctx -a $D 0 2>&1
+      [ $K = hvm ] && /usr/lib/xen-4.17/bin/xen-hvmctx $D 2>&1 | head -80; } | sed 's/^/E2E-INFO:   /'
+  fi
   xl list $name > /dev/null 2>&1 && { info "$K: guest still there: destroy"; xl destroy $name; }
   cons=(); [ -f $cl ] && mapfile -t cons < $cl
   for (( ; n < ${#cons[@]}; n++ )); do
@@ -316,7 +328,10 @@ CFG
   local G; G=$(tr -d '\r' < $cl | grep -a '^E2E-G ')
   if ! echo "$G" | grep -q '^E2E-G DONE'; then
     echo "E2E-INFO: ---- $K guest console (tail)"; tr -d '\r' < $cl | tail -60 | sed 's/^/E2E-INFO:   /'
-    [ $K = hvm ] && { tr -d '\r' < /var/log/xen/$name-serial.log | tail -30 | sed 's/^/E2E-INFO:   serial| /'; }
+    [ $K = hvm ] && { tr -d '\r' < /var/log/xen/$name-serial.log | tail -$SERTAIL | sed 's/^/E2E-INFO:   serial| /'; }
+    # xl's own log says how the domain ended (shutdown reason code)
+    echo "E2E-INFO: ---- $K xl log (tail)"
+    tail -20 /var/log/xen/xl-$name.log 2>/dev/null | sed 's/^/E2E-INFO:   /'
   fi
   echo "E2E-INFO: ---- $K QEMU log (xenbus states of devid 0 and other messages)"
   { cat /tmp/$name-qemu.log /var/log/xen/qemu-dm-$name.log 2>/dev/null; } |
