@@ -51,14 +51,19 @@ static void make_images(void)
  * only moves when the test steps it: requests to it stay in flight until
  * then.  (The throttle group must be made after the accelerator, or it
  * runs on the real-time clock: hence QMP rather than the command line.)
- * @extra is appended to the command line.
+ * @extra is appended to the command line.  start_dom() serves guest
+ * @domid, and with !@fresh keeps the images as they are (a second QEMU on
+ * the first one's disks).
  */
-static QXen *start_with(bool throttle, const char *extra)
+static QXen *start_dom(unsigned int domid, bool fresh, bool throttle,
+                       const char *extra)
 {
     QXen *x;
 
-    make_images();
-    x = qxen_start(DOMID,
+    if (fresh) {
+        make_images();
+    }
+    x = qxen_start(domid,
         "%s"
         "-blockdev driver=file,node-name=f0,filename=%s "
         "-blockdev driver=raw,node-name=d0,file=f0 "
@@ -87,6 +92,11 @@ static QXen *start_with(bool throttle, const char *extra)
         qobject_unref(rsp);
     }
     return x;
+}
+
+static QXen *start_with(bool throttle, const char *extra)
+{
+    return start_dom(DOMID, true, throttle, extra);
 }
 
 static QXen *start(void)
@@ -2231,6 +2241,141 @@ static void test_toolstack_hotplug(void)
     qxen_stop(x);
 }
 
+/*
+ * xl save / xl restore (and the destination of xl migrate): libxl stops the
+ * device model, saves its device state with xen-save-devices-state, and
+ * hands it to a new QEMU, started with the same arguments and -incoming,
+ * for the restored domain, which has a new domid.  The stream must not name the
+ * old domid (patches/0004): the load succeeds, and the SCSI devices' own
+ * state comes across (the unit attentions cleared before the save stay
+ * cleared; the CD's, never cleared, is still there).  Two writes are in
+ * flight on the throttled LUN when the state is saved: the save's drain
+ * runs them to completion and they are answered on the old ring; the new
+ * QEMU's ring is a new one, which carries only its own answers, and the
+ * data of every write is on the disks.
+ */
+/*
+ * The migration settings of QEMU under Xen: its accelerator's
+ * (xen_accel_class_init) and its xenfv machines' (suppress-vmdesc)
+ */
+#define XEN_MIGRATION_GLOBALS \
+    " -global migration.store-global-state=off" \
+    " -global migration.send-configuration=off" \
+    " -global migration.send-section-footer=off" \
+    " -machine suppress-vmdesc=on"
+
+static void test_save_restore_other_domid(void)
+{
+    g_autofree char *state = NULL;
+    g_autofree char *incoming = NULL;
+    g_autofree uint8_t *w1 = g_malloc(64 * KiB);
+    g_autofree uint8_t *w2 = g_malloc(8 * KiB);
+    g_autofree uint8_t *w3 = g_malloc(8 * KiB);
+    g_autofree uint8_t *r = g_malloc(64 * KiB);
+    uint8_t cdb[10] = { 0x2a };
+    QVscsiCmd c2, c3;
+    QVscsiFront f;
+    QDict *rsp;
+    QXen *x;
+    int32_t rslt;
+    int fd;
+
+    fd = g_file_open_tmp("xen-pvscsi-XXXXXX.state", &state, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    for (size_t i = 0; i < 64 * KiB; i++) {
+        w1[i] = i * 13 + 1;
+    }
+    for (size_t i = 0; i < 8 * KiB; i++) {
+        w2[i] = i * 5 + 2;
+        w3[i] = i * 3 + 7;
+    }
+
+    /* Domain 1: a write that completes, two left in flight */
+    x = start_dom(DOMID, true, true, XEN_MIGRATION_GLOBALS);
+    connect_throttled(x, &f);
+    rw10(&f, 2, 3, true, 40, w1, 64 * KiB, true, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    stl_be_p(cdb + 2, 200);
+    stw_be_p(cdb + 7, 8 * KiB / 512);
+    qvscsi_cmd_init(&c2, 0, 0, 0, cdb, 10, VSCSIIF_DMA_TO_DEVICE, w2, 8 * KiB);
+    qvscsi_cmd_start(&f, &c2);
+    stl_be_p(cdb + 2, 300);
+    qvscsi_cmd_init(&c3, 0, 0, 0, cdb, 10, VSCSIIF_DMA_TO_DEVICE, w3, 8 * KiB);
+    qvscsi_cmd_start(&f, &c3);
+    qvscsi_push(&f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+    assert_no_response(x, &f);
+
+    /* What libxl does: stop, then save the device state */
+    rsp = qtest_qmp(x->qts, "{'execute': 'stop'}");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(x->qts, "{'execute': 'xen-save-devices-state', "
+                    "'arguments': {'filename': %s, 'live': false}}", state);
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    qvscsi_cmd_wait(&f, &c2);
+    qvscsi_cmd_wait(&f, &c3);
+    g_assert_cmphex(c2.rslt, ==, 0);
+    g_assert_cmphex(c3.rslt, ==, 0);
+    g_assert_cmpuint(f.nr_pending, ==, 0);
+    check_image(1, 40 * 512, w1, 64 * KiB);
+    check_image(0, 200 * 512, w2, 8 * KiB);
+    check_image(0, 300 * 512, w3, 8 * KiB);
+    qvscsi_free(&f);
+    qxen_stop(x);
+
+    /*
+     * The restored domain, 2: a new QEMU on the same disks loads it as
+     * libxl's restore gives it, on -incoming (the stream is the device
+     * state alone), and runs.
+     */
+    incoming = g_strdup_printf("%s -incoming file:%s",
+                               XEN_MIGRATION_GLOBALS, state);
+    x = start_dom(DOMID + 1, false, false, incoming);
+    for (int i = 0; ; i++) {
+        const char *st;
+
+        rsp = qtest_qmp(x->qts, "{'execute': 'query-status'}");
+        st = qdict_get_str(qdict_get_qdict(rsp, "return"), "status");
+        if (!strcmp(st, "running")) {
+            qobject_unref(rsp);
+            break;
+        }
+        g_assert_cmpstr(st, ==, "inmigrate");
+        g_assert_cmpint(i, <, QXEN_TIMEOUT_MS / 10);
+        qobject_unref(rsp);
+        g_usleep(10 * 1000);
+    }
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    /* The disks' state came across: no new power-on unit attention ... */
+    g_assert_cmphex(qvscsi_tur(&f, 0, 0, 0), ==, 0);
+    g_assert_cmphex(qvscsi_tur(&f, 0, 2, 3), ==, 0);
+    /* ... while the CD's pending one did too */
+    clear_ua(&f, 1, 1, 0);
+    rw10(&f, 2, 3, false, 40, r, 64 * KiB, true, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    g_assert_cmpmem(r, 64 * KiB, w1, 64 * KiB);
+    rw10(&f, 0, 0, false, 200, r, 8 * KiB, false, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    g_assert_cmpmem(r, 8 * KiB, w2, 8 * KiB);
+    rw10(&f, 0, 0, false, 300, r, 8 * KiB, false, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    g_assert_cmpmem(r, 8 * KiB, w3, 8 * KiB);
+    /* and it writes */
+    rw10(&f, 0, 0, true, 400, w1, 64 * KiB, true, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    check_image(0, 400 * 512, w1, 64 * KiB);
+    g_assert_cmpuint(f.nr_pending, ==, 0);
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+    unlink(state);
+}
+
 static const QXenTestCase cases[] = {
     { "connect", test_connect },
     { "inquiry-capacity", test_inquiry_capacity },
@@ -2238,6 +2383,7 @@ static const QXenTestCase cases[] = {
     { "report-luns", test_report_luns },
     { "rw/6-10-16", test_rw_6_10_16 },
     { "rw/4k", test_rw_small },
+    { "migrate/save-restore-other-domid", test_save_restore_other_domid },
     { "rw/104k-direct", test_rw_direct_max },
     { "rw/256k-sg-grant", test_rw_sg_grant },
     { "rw/512k-sg-grant", test_rw_sg_grant_512k },
