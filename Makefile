@@ -1,8 +1,11 @@
 # qemu-xen-pvscsi: top-level Makefile.  Run ./configure first.
 #
 #   make            build QEMU with our files, and our own parts
-#   make check      build and run all our test suites, with a summary
-#   make install    install QEMU (and our parts) like QEMU's "make install"
+#   make check      deps, configure (if not done), build, run all our test
+#                   suites, with a summary ("make check-run": only the last two)
+#   make deb        deps, configure (if not done), build, the Debian package
+#   make install    our QEMU into PREFIX/lib/qemu-xen-pvscsi, xen-vscsi into
+#                   PREFIX/bin, man pages (PREFIX, DESTDIR)
 #   make deps       install the Debian packages the build and tests need
 #   make demo       deps, configure (if not done), build, run the demo
 #   make check-e2e  build, then test with real Linux guests in a nested Xen
@@ -23,22 +26,25 @@ MESON ?= meson
 # Our qtests (meson suite "xen-pvscsi" in QEMU's build) and unit tests.
 QTEST_SUITE := xen-pvscsi
 
-.PHONY: all check check-qtest check-unit install deps clean distclean help \
-        reconfigure demo run-demo check-e2e bench-e2e e2e-deps fuzz bench
+.PHONY: all check check-run check-qtest check-unit install deps clean distclean \
+        help reconfigure demo run-demo check-e2e bench-e2e e2e-deps fuzz bench \
+        deb deb-run
 
 all:
 
 deps:
 	sh $(SRC_PATH)/scripts/install-deps.sh
 
-# From a fresh clone: everything the demo needs, then the demo.
-demo:
+# From a fresh clone, one command each: the packages that are missing,
+# configure if not done, then the demo, the tests or the package.
+demo check deb:
 	sh $(SRC_PATH)/scripts/install-deps.sh
 	@test -f $(CONFIG_MAK) || { cd $(SRC_PATH) && ./configure; }
-	@$(MAKE) --no-print-directory -f $(SRC_PATH)/Makefile run-demo
+	@$(MAKE) --no-print-directory -f $(SRC_PATH)/Makefile \
+	    $(if $(filter demo,$@),run-demo,$@-run)
 
 help:
-	@sed -n '2,13p' $(SRC_PATH)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,15p' $(SRC_PATH)/Makefile | sed 's/^# \{0,1\}//'
 
 # Real-Xen end-to-end suite and benchmark (tests/e2e, needs root): the host
 # packages, our QEMU built, then tests/e2e/run.sh.  The dom0 image and the
@@ -53,7 +59,7 @@ check-e2e bench-e2e: e2e-deps
 	bash $(SRC_PATH)/tests/e2e/run.sh $(patsubst %-e2e,%,$@)
 
 ifeq ($(wildcard $(CONFIG_MAK)),)
-all check check-qtest check-unit install run-demo fuzz bench:
+all check-run check-qtest check-unit install run-demo fuzz bench deb-run:
 	@echo "Please run ./configure first" >&2; exit 1
 else
 include $(CONFIG_MAK)
@@ -73,7 +79,7 @@ reconfigure:
 # The emulators and tools; QEMU's default ninja target would also build
 # all of QEMU's own tests.
 QEMU_TARGETS := $(patsubst %-softmmu,qemu-system-%,$(subst $(comma),$(space),$(TARGET_LIST))) \
-                qemu-img qemu-io qemu-nbd
+                qemu-img qemu-io qemu-nbd trace/trace-events-all
 
 all: $(BUILD)/overlay.stamp
 	$(NINJA) -C $(QEMU_BUILD) $(QEMU_TARGETS)
@@ -96,7 +102,7 @@ check-qtest: all
 check-unit: all
 	$(MESON) test -C $(OURS_BUILD) --print-errorlogs || true
 
-check: all
+check-run: all
 	@rm -f $(QEMU_BUILD)/meson-logs/testlog.json \
 	       $(OURS_BUILD)/meson-logs/testlog.json
 	-$(MAKE) --no-print-directory check-unit
@@ -123,9 +129,12 @@ bench: all
 	QEMU_BUILD=$(QEMU_BUILD) QEMU_ARCH=$(DEMO_ARCH) \
 	    bash $(SRC_PATH)/scripts/bench.sh
 
+# The same layout as the package's, under PREFIX (default: configure's)
 install: all
-	$(NINJA) -C $(QEMU_BUILD) install
-	$(MESON) install -C $(OURS_BUILD) --no-rebuild
+	sh $(SRC_PATH)/scripts/install.sh $(BUILD)
+
+deb-run: all
+	sh $(SRC_PATH)/scripts/mkdeb.sh $(BUILD)
 endif
 
 clean:

@@ -25,6 +25,8 @@ gzip:gzip
 python3:python3
 timeout:coreutils
 dpkg-deb:dpkg
+gnuplot:gnuplot-nox
+sphinx-build:python3-sphinx
 "
 pkgs=
 for c in $NEED; do

@@ -60,5 +60,12 @@ rc=${PIPESTATUS[0]}
     echo "WARNING: the host was not idle before the run (1-minute load ${load_before%% *} > 0.5): these figures are not comparable"
   fi
 } | tee -a "$C/logs/bench-$STAMP.md"
+# the chart of the table (IOPS per workload and side), beside it
+if python3 "$E2E/lib/bench-chart.py" "$C/logs/bench-$STAMP.md" "$C/logs/bench-$STAMP.svg" \
+     "make bench-e2e $STAMP: PV guest, load before $load_before" > /dev/null; then
+  say "bench: chart in $C/logs/bench-$STAMP.svg"
+else
+  say "bench: no chart (gnuplot missing? scripts/install-e2e-deps.sh installs gnuplot-nox)"
+fi
 say "bench: total $(( $(date +%s) - T0 ))s; table also in $C/logs/bench-$STAMP.md"
 exit $rc
