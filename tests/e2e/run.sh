@@ -24,8 +24,11 @@
 #        E2E_TCG_THREAD TCG of the nested machine: "multi" (default) or "single"
 #        E2E_XEN_ARGS extra words for Xen's command line (after xen_fpu's)
 #        E2E_L0_CPU  -cpu of the nested machine (default max,-smap)
-#        E2E_GUEST_DEBUG=1 check: a guest that reboots or crashes is kept
-#                    and its registers printed (xl on_reboot/on_crash=preserve)
+#        E2E_GUEST_DEBUG=1 check: a guest that powers off, reboots or crashes is kept
+#                    and its state printed (xl on_poweroff/reboot/crash=preserve)
+#        E2E_HVM_CPUID check: the HVM guest's xl cpuid= (default
+#                    "host,xsave=0,rdtscp=0")
+#        E2E_GUEST_EXTRA check: more words for the HVM guest kernel's cmdline
 #        E2E_L0_QEMU the L0 QEMU binary (default qemu-system-x86_64 on PATH)
 #        E2E_L0_ARGS extra words for it (e.g. "-L DIR" for its firmware)
 # Needs root (debootstrap, chroot) and the packages of
@@ -77,30 +80,23 @@ build_cache() {
 # Copy qemu-system-i386 out of the build (under the build lock), strip it,
 # and check that dom0's rootfs has every library it needs.
 stage_qemu() { # DESTDIR
+  # our QEMU and xen-vscsi as our Debian package (scripts/mkdeb.sh; lintian
+  # is "make deb"'s), which dom0 installs with dpkg -i
   local d=$1
-  mkdir -p "$d/qemu/bin" "$d/qemu/share/qemu"
   [ -x "$QEMU_BUILD/qemu-system-i386" ] || { say "no $QEMU_BUILD/qemu-system-i386 (run make)"; return 1; }
   mkdir -p "$SRC/build"
-  flock "$SRC/build/.lock" cp "$QEMU_BUILD/qemu-system-i386" "$d/qemu/bin/" || return 1
-  strip --strip-debug "$d/qemu/bin/qemu-system-i386"
-  [ -f "$QEMU_BUILD/qemu-bundle/usr/local/share/qemu/trace-events-all" ] &&
-    cp "$QEMU_BUILD/qemu-bundle/usr/local/share/qemu/trace-events-all" "$d/qemu/share/qemu/"
+  LINTIAN=0 flock "$SRC/build/.lock" sh "$SRC/scripts/mkdeb.sh" "$SRC/build" > "$C/logs/mkdeb.log" 2>&1 ||
+    { tail -20 "$C/logs/mkdeb.log"; say "mkdeb failed"; return 1; }
+  cp "$SRC"/build/deb/qemu-xen-pvscsi_*.deb "$d/" || return 1
   local LP=$C/rootfs/lib/x86_64-linux-gnu:$C/rootfs/usr/lib/x86_64-linux-gnu
-  local miss; miss=$(LD_LIBRARY_PATH=$LP ldd "$d/qemu/bin/qemu-system-i386" | grep 'not found')
-  if [ -n "$miss" ]; then
-    say "dom0 rootfs lacks libraries of our QEMU (add their packages to build-rootfs.sh):"
-    echo "$miss"; return 1
-  fi
-  # the admin tool, when it has been built (tools/xen-vscsi)
-  local tool
-  for tool in "$SRC/build/ours/xen-vscsi" "$SRC/build/ours/tools/xen-vscsi/xen-vscsi" ""; do
-    [ -x "$tool" ] && break
+  local b miss
+  for b in "$QEMU_BUILD/qemu-system-i386" "$SRC/build/ours/xen-vscsi"; do
+    miss=$(LD_LIBRARY_PATH=$LP ldd "$b" | grep 'not found')
+    if [ -n "$miss" ]; then
+      say "dom0 rootfs lacks libraries of ${b##*/} (add their packages to build-rootfs.sh):"
+      echo "$miss"; return 1
+    fi
   done
-  if [ -n "$tool" ]; then
-    mkdir -p "$d/tools"; flock "$SRC/build/.lock" cp "$tool" "$d/tools/"
-    miss=$(LD_LIBRARY_PATH=$LP ldd "$d/tools/xen-vscsi" | grep 'not found')
-    [ -z "$miss" ] || { say "xen-vscsi: dom0 lacks: $miss"; rm -rf "$d/tools"; }
-  fi
 }
 
 # ---------------------------------------------------------------- nested Xen
@@ -217,7 +213,7 @@ check_boot() { # pv|hvm
 case $MODE in
   cache) build_cache; exit;;
   check|bench|shell) ;;
-  *) sed -n '2,29p' "$0"; exit 2;;
+  *) sed -n '2,32p' "$0"; exit 2;;
 esac
 [ "$(id -u)" = 0 ] || { echo "e2e: needs root (debootstrap, chroot, mkfs)" >&2; exit 1; }
 exec 9> "$C/.lock"

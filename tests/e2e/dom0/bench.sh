@@ -11,11 +11,13 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 P=/mnt/payload
-Q=$P/qemu/bin/qemu-system-i386
+Q=/usr/lib/qemu-xen-pvscsi/bin/qemu-system-i386   # from our package
 SIZE_MB=128
 up() { cut -d' ' -f1 /proc/uptime; }
 . $P/watchdog.sh                 # hung helpers of the nested dom0 (watchdog.sh)
 info() { echo "E2E-INFO: [$(up)] $*"; alive; }
+timeout 300 dpkg -i $P/qemu-xen-pvscsi_*.deb > /tmp/dpkg.log 2>&1 ||
+  { info "dpkg -i of our package failed:"; sed 's/^/E2E-INFO:   /' /tmp/dpkg.log; exit 1; }
 wd_start $$
 trap 'kill $WATCHDOG 2>/dev/null' EXIT
 ARGS=$(cat $P/bench.args 2>/dev/null)

@@ -8,7 +8,9 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 P=/mnt/payload
-Q=$P/qemu/bin/qemu-system-i386
+# our QEMU and xen-vscsi come from our Debian package (make deb), installed
+# below as an admin would
+Q=/usr/lib/qemu-xen-pvscsi/bin/qemu-system-i386
 W=/root/e2e
 KINDS=$(cat $P/kinds 2>/dev/null || echo "pv hvm")
 # E2E_GUEST_DEBUG=1 (run.sh): a guest that powers off, reboots or crashes is kept
@@ -48,14 +50,17 @@ trap 'kill $WATCHDOG 2>/dev/null' EXIT
 # ------------------------------------------------------------------ setup
 info "dom0 $(uname -r), $(nproc) vCPUs, $(xl info | sed -n 's/^xen_version *: //p'), payload kinds: $KINDS"
 xl list >/dev/null || { tap "" "dom0: xl works"; exit 1; }
+deb=$(ls $P/qemu-xen-pvscsi_*.deb 2>/dev/null | head -1)
+timeout 300 dpkg -i "$deb" > /tmp/dpkg.log 2>&1; r=$?
+[ $r = 0 ] || { info "dpkg -i ${deb##*/} failed ($r):"; indent /tmp/dpkg.log; }
 v=$($Q -version 2>&1 | head -1)
-$Q -device help 2>/dev/null | grep -q '"xen-pvscsi"'; r=$?
-[ $r = 0 ] && tap ok "dom0: our QEMU runs in dom0 ($v) and has xen-pvscsi" ||
-  { tap "" "dom0: our QEMU runs in dom0" "$v"; $Q -version; ldd $Q | grep 'not found'; exit 1; }
+[ $r = 0 ] && $Q -device help 2>/dev/null | grep -q '"xen-pvscsi"'; r=$?
+[ $r = 0 ] && tap ok "dom0: our package installs (dpkg -i ${deb##*/}); its QEMU ($v) runs and has xen-pvscsi" ||
+  { tap "" "dom0: our package installs and its QEMU runs" "$v"; $Q -version; ldd $Q | grep 'not found'; exit 1; }
 
 # scsi-hd images: sizes differ so that READ CAPACITY tells them apart
 declare -A IMG SIZE
-for n in d0:64 d1:32 d2:48 d3:16 hot:8; do
+for n in d0:64 d1:32 d2:48 d3:16 hot:8 sr:8; do
   IMG[${n%:*}]=$W/${n%:*}.img; SIZE[${n%:*}]=${n#*:}
   rm -f $W/${n%:*}.img; truncate -s ${n#*:}M $W/${n%:*}.img
 done
@@ -66,7 +71,7 @@ done
 # st device (for the xen-vscsi resolve checks), but only the disks are
 # passed through (the tape passthrough is the iSCSI tape below).
 SD=/sys/bus/pseudo/drivers/scsi_debug
-XV_OK=""; [ -x $P/tools/xen-vscsi ] && [ -f $P/resolve.sh ] && . $P/resolve.sh && XV_OK=1
+XV_OK=""; [ -x /usr/bin/xen-vscsi ] && [ -f $P/resolve.sh ] && . $P/resolve.sh && XV_OK=1
 modprobe scsi_debug dev_size_mb=16 num_tgts=1 max_luns=1 add_host=2 per_host_store=1 ptype=0 ||
   modprobe scsi_debug dev_size_mb=16 num_tgts=1 max_luns=1 add_host=2 ptype=0
 udevadm settle -t 30
@@ -82,7 +87,7 @@ for s in /sys/bus/scsi/devices/*:*:*:*; do
 done
 [ -n "$XV_OK" ] && [ -n "$SDTAPE" ] && resolve_forms tape $SDTAPE
 echo 0 > $SD/ptype
-[ -n "$XV_OK" ] || info "no xen-vscsi in the payload: resolve checks skipped"
+[ -n "$XV_OK" ] || info "no /usr/bin/xen-vscsi: resolve checks skipped"
 sgof() { ls /sys/bus/scsi/devices/$1/scsi_generic 2>/dev/null | head -1; }
 blkof() { ls /sys/bus/scsi/devices/$1/block 2>/dev/null | head -1; }
 SDREV=$(cat /sys/bus/scsi/devices/${SDDISK[0]}/rev 2>/dev/null | tr -d ' ')
@@ -132,6 +137,7 @@ ARGS+=(-trace enable=xen_pvscsi_frontend_changed -trace enable=xen_pvscsi_connec
 EXPECT="0:0:0:0:0:d0 0:0:0:3:0:d1 0:0:5:0:0:d2 0:1:2:3:0:d3 1:0:0:0:0:sdb 1:0:1:0:0:sdg 1:0:3:0:0:id 1:0:4:0:1:it"
 NLUNS=8
 HOT=0:0:4:0
+SRHOT=0:0:6:0 SRID=6            # HVM: hot-plugged after xl save + xl restore
 GARGS="e2e.luns=$NLUNS e2e.data=0:0:0:0@8,0:1:2:3@2,1:0:0:0@2,1:0:1:0@2,1:0:3:0@2 e2e.tape=1:0:4:0 e2e.hot=$HOT e2e.hba=1"
 
 # HVM device model: libxl 4.17 always passes "-vnc none" (with vnc=0 and
@@ -157,8 +163,41 @@ WRAP
 fi
 
 # ------------------------------------------------------------------ one guest
+# xl save + xl restore of the running HVM guest (run_guest's loop, its
+# variables): the restored domain has a new domid and libxl starts a new
+# device model with the same arguments, which loads the old one's device
+# state; then a LUN is hot-plugged into host h0 of the new QEMU.  Sets
+# srs (the xl statuses), sold and snew (the domids), sadd (QMP's status).
+save_restore() {
+  local t0 r D2 q
+  t0=$(date +%s.%N)
+  info "$K: xl save $name (domain $D) ..."
+  timeout 600 xl save $name $W/$name.save > /tmp/$name-save.log 2>&1; r=$?
+  indent /tmp/$name-save.log
+  srs="save=$r"
+  if [ $r = 0 ]; then
+    timeout 600 xl restore $W/$name.save > /tmp/$name-restore.log 2>&1; r=$?; rm -f $W/$name.save
+    indent /tmp/$name-restore.log
+    srs="$srs restore=$r"
+  fi
+  D2=$(xl domid $name 2>/dev/null)
+  q=$(pgrep -f -- "-xen-domid $D2 .*xenfv" | head -1)
+  info "$K: saved and restored in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}")s: domain $D -> ${D2:-none}, device model pid ${q:-none}"
+  sold=$D snew=${D2:-none}
+  # the LUN goes to whichever device model serves the domain now (the old
+  # one if the save failed), so that the guest gets to its end either way
+  [ -n "$D2" ] && [ -n "$q" ] || { sadd=-1; return; }
+  D=$D2 QPID=$q QMPS=/var/run/xen/qmp-libxl-$D2
+  python3 $P/qmp.py $QMPS \
+    "blockdev-add:{\"driver\":\"file\",\"node-name\":\"fsr\",\"filename\":\"${IMG[sr]}\"}" \
+    'blockdev-add:{"driver":"raw","node-name":"sr","file":"fsr"}' \
+    "device_add:{\"driver\":\"scsi-hd\",\"id\":\"lsr\",\"bus\":\"h0.0\",\"channel\":0,\"scsi-id\":$SRID,\"lun\":0,\"drive\":\"sr\"}" \
+    > /tmp/$name-sr.log 2>&1; sadd=$?
+  indent /tmp/$name-sr.log
+}
+
 run_guest() { # pv|hvm
-  local K=$1 name=e2e-$1 D QPID= QMPS cl t0 t1
+  local K=$1 name=e2e-$1 D QPID= QMPS cl t0 t1 srs= sadd= sold= snew=
   cl=/var/log/xen/console/guest-$name.log
   rm -f $cl /var/log/xen/qemu-dm-$name.log
   info "===== $K guest ====="
@@ -183,7 +222,7 @@ name = "$name"
 type = "hvm"
 kernel = "$P/vmlinuz"
 ramdisk = "$P/guest-initrd.cpio.gz"
-cmdline = "console=ttyS0,115200 console=hvc0 panic=-1 loglevel=4 e2e.kind=hvm $GARGS $(cat $P/guest-extra 2>/dev/null) $DBGARGS${DBGARGS:+ earlyprintk=ttyS0,115200}"
+cmdline = "console=ttyS0,115200 console=hvc0 panic=-1 loglevel=4 e2e.kind=hvm $GARGS e2e.save=$SRHOT $(cat $P/guest-extra 2>/dev/null) $DBGARGS${DBGARGS:+ earlyprintk=ttyS0,115200}"
 memory = 256
 vcpus = 1
 hap = 1
@@ -239,7 +278,7 @@ CFG
   local step=0 conn="" hadd=-1 hq="" hdel=-1 bdel=-1 bq="" gone=0 l hpsnap=""
   # bash's SECONDS, not $(date): under nested TCG a command substitution
   # very rarely comes back empty, which would end the loop
-  local deadline=$(( SECONDS + ${GUEST_TIMEOUT:-600} ))
+  local deadline=$(( SECONDS + ${GUEST_TIMEOUT:-900} ))
   # The loop reads the console with builtins and forks only to act: under
   # load this nested dom0 now and then hands a new process corrupt memory
   # (docs/devel/testing/xen-pvscsi-e2e.rst), so fewer forks, fewer victims.
@@ -247,6 +286,8 @@ CFG
   exec 7<> <(:)                  # never readable: "read -t" sleeps
   while [ $SECONDS -lt $deadline ]; do
     cons=(); [ -f $cl ] && mapfile -t cons < $cl
+    # a restored domain's console log may start again
+    [ ${#cons[@]} -lt $n ] && n=0
     for (( ; n < ${#cons[@]}; n++ )); do
       x=${cons[n]%$'\r'}
       [[ $x == "E2E-G "* ]] || continue
@@ -296,6 +337,10 @@ CFG
       step=4
       info "$K: after the guest's driver reload: backend/frontend state of devid 0: $(timeout 30 xenstore-read /local/domain/0/backend/qvscsi/$D/0/state /local/domain/$D/device/vscsi/0/state 2>&1 | tr '\n' ' ')"
       python3 $P/qmp.py $QMPS --pvscsi 2>&1 | grep '^HBA' | indent
+    fi
+    if [ $step = 4 ] && [ -n "${seen[SAVEREADY]:-}" ]; then
+      step=5
+      save_restore
     fi
     [ -n "${seen[DONE]:-}" ] && break
     # a single "xl list" can fail transiently under load: 3 in a row mean gone
@@ -422,6 +467,17 @@ judge() {
   [ "$(kv "$l" written)" = "$(md5at ${IMG[d0]} 16 1)" ] &&
     tap ok "$K: reconnect: unbind + rmmod xen-scsifront drop all LUNs, modprobe brings h0's 4 back in $(kv "$l" after), old data read, new data written" ||
     tap "" "$K: reconnect (unbind, rmmod/modprobe xen-scsifront)" "${l:-no report} $(echo "$G" | grep -E '^E2E-G INFO (after modprobe|dmesg)' | tr '\n' ' ')"
+  # 7b. save/restore (HVM): the LUNs after xl save + xl restore
+  if [ $K = hvm ]; then
+    l=$(gline RESTORED "")
+    [ "$srs" = "save=0 restore=0" ] && [ "$snew" != none ] && [ "$snew" != "$sold" ] &&
+    [ "$sadd" = 0 ] && [ "$(kv "$l" hctl)" = "$h0:${SRHOT#*:}" ] && [ -n "$(kv "$l" reread)" ] &&
+    [ "$(kv "$l" reread)" = "$(md5at ${IMG[d0]} 16 1)" ] && [ -n "$(kv "$l" written)" ] &&
+    [ "$(kv "$l" written)" = "$(kv "$l" readback)" ] && [ "$(kv "$l" written)" = "$(md5at ${IMG[d0]} 24 1)" ] &&
+    [ "$(kv "$l" written)" = "$(md5at ${IMG[sr]} 1 1)" ] &&
+      tap ok "hvm: xl save + xl restore (domain $sold -> $snew, a new device model): LUNs back, data written before the save read, new data written, a LUN hot-plugged after the restore works" ||
+      tap "" "hvm: xl save + xl restore" "$srs domid $sold->$snew qmp=$sadd guest: ${l:-nothing}"
+  fi
   # 8. hotplug add
   l=$(gline HOTADD "")
   [ "$hadd" = 0 ] && [ "$(kv "$l" vendor)" = QEMU ] && [ "$(kv "$l" hctl)" = "$h0:${HOT#*:}" ] &&

@@ -1,5 +1,5 @@
 # xen-vscsi resolve checks, sourced by dom0/check.sh when the admin tool is
-# in the payload (tools/xen-vscsi, built into build/ours).  resolve_forms
+# installed (/usr/bin/xen-vscsi, from our package).  resolve_forms
 # KIND H:C:T:L runs "xen-vscsi resolve --json" on every p-dev form that
 # names the scsi_debug device at H:C:T:L in dom0 and checks that each one
 # resolves to that device: hctl, sg node, peripheral type, INQUIRY identity.
@@ -7,7 +7,7 @@
 # 0 and the tape forms while it is 1: see check.sh.)
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
-XV=$P/tools/xen-vscsi
+XV=/usr/bin/xen-vscsi
 SCSI_ID=$(ls /usr/lib/udev/scsi_id /lib/udev/scsi_id 2>/dev/null | head -1)
 resolve_forms() { # disk|tape H:C:T:L
   local kind=$1 a=$2 sg blk st nst forms f why="" n=0 wwid naa pt

@@ -12,6 +12,8 @@
 #   e2e.tape=V          tape LUN for the mt-st round trip
 #   e2e.hot=V           address dom0 hot-plugs
 #   e2e.hba=DEVID       the HBA dom0 removes at the end
+#   e2e.save=V          (HVM) after the reconnect, dom0 saves and restores
+#                       the domain, then hot-plugs V: check the LUNs after it
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -20,11 +22,12 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 up() { cut -d' ' -f1 /proc/uptime; }
 g() { echo "E2E-G $*"; }
-KIND=pv LUNS=1 DATA= TAPE= HOT= HBA=
+KIND=pv LUNS=1 DATA= TAPE= HOT= HBA= SAVE=
 for a in $(cat /proc/cmdline); do
   case $a in
     e2e.kind=*) KIND=${a#*=};; e2e.luns=*) LUNS=${a#*=};; e2e.data=*) DATA=${a#*=};;
     e2e.tape=*) TAPE=${a#*=};; e2e.hot=*) HOT=${a#*=};; e2e.hba=*) HBA=${a#*=};;
+    e2e.save=*) SAVE=${a#*=};;
   esac
 done
 g BOOT kind=$KIND uptime=$(up) kernel=$(uname -r) hyp=$(cat /sys/hypervisor/type 2>/dev/null)
@@ -211,6 +214,31 @@ rs n nluns
 g RECONNECT rmmod=$r luns_left=$left luns=$n want=$before after=$(awk "BEGIN{print $(up) - $t}")s \
   vdev=$v reread=$rb head=$(md5sum < /tmp/pat0 | cut -d' ' -f1) written=$w readback=$rd
 inventory reconnect
+
+# save/restore: dom0 runs xl save and xl restore (the domain comes back
+# with a new domid and a new device model; xen-scsifront sets up a new
+# ring on resume), then hot-plugs $SAVE.  Once that LUN is here: the data
+# written before the save reads back, and new data lands.
+if [ -n "$SAVE" ]; then
+  sv=$(echo "$DATA" | cut -d, -f1); sv=${sv%@*}     # the LUN the reconnect step wrote
+  g SAVEREADY uptime=$(up)
+  sp() { a=$(hctl "$SAVE"); [ -n "$a" ] && [ -n "$(devof "$a" block)" ]; }
+  if waitfor sp 900; then
+    rs a0 "hctl $sv"; rs b0 "devof $a0 block"; rs a "hctl $SAVE"; rs b "devof $a block"
+    rr=; ws=; rs2=
+    if [ -n "$b0" ] && [ -n "$b" ]; then
+      rr=$(dd if="/dev/$b0" bs=1M skip=16 count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+      dd if=/dev/urandom of=/tmp/sr bs=1M count=1 2>/dev/null
+      dd if=/tmp/sr of="/dev/$b0" bs=1M seek=24 oflag=direct 2>/dev/null
+      dd if=/tmp/sr of="/dev/$b" bs=1M seek=1 oflag=direct 2>/dev/null
+      ws=$(md5sum < /tmp/sr | cut -d' ' -f1)
+      rs2=$(dd if="/dev/$b" bs=1M skip=1 count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+    fi
+    g RESTORED vdev=$sv hctl0=$a0 reread=$rr hot=$SAVE hctl=$a written=$ws readback=$rs2 luns=$(nluns) uptime=$(up)
+  else
+    g RESTORED error=not-seen hot=$SAVE luns=$(nluns) uptime=$(up)
+  fi
+fi
 
 g DONE uptime=$(up)
 sync
