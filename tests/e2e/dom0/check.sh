@@ -137,7 +137,7 @@ ARGS+=(-trace enable=xen_pvscsi_frontend_changed -trace enable=xen_pvscsi_connec
 EXPECT="0:0:0:0:0:d0 0:0:0:3:0:d1 0:0:5:0:0:d2 0:1:2:3:0:d3 1:0:0:0:0:sdb 1:0:1:0:0:sdg 1:0:3:0:0:id 1:0:4:0:1:it"
 NLUNS=8
 HOT=0:0:4:0
-SRHOT=0:0:6:0 SRID=6            # HVM: hot-plugged after xl save + xl restore
+SRHOT=0:0:6:0 SRID=6            # hot-plugged after xl save + xl restore
 GARGS="e2e.luns=$NLUNS e2e.data=0:0:0:0@8,0:1:2:3@2,1:0:0:0@2,1:0:1:0@2,1:0:3:0@2 e2e.tape=1:0:4:0 e2e.hot=$HOT e2e.hba=1"
 
 # HVM device model: libxl 4.17 always passes "-vnc none" (with vnc=0 and
@@ -163,31 +163,61 @@ WRAP
 fi
 
 # ------------------------------------------------------------------ one guest
-# xl save + xl restore of the running HVM guest (run_guest's loop, its
-# variables): the restored domain has a new domid and libxl starts a new
-# device model with the same arguments, which loads the old one's device
-# state; then a LUN is hot-plugged into host h0 of the new QEMU.  Sets
+# Our QEMU as the PV guest's backend, for domain $1 (run_guest's
+# variables: sets QPID); waits for host 1's backend to be in InitWait.
+start_pv_qemu() { # DOMID
+  local i
+  timeout -k 5 1200 $Q -machine xenpv -xen-domid $1 -xen-attach -nodefaults -display none \
+    -monitor none -serial none -parallel none -qmp unix:$QMPS,server=on,wait=off \
+    "${ARGS[@]}" >> /tmp/$name-qemu.log 2>&1 &
+  QPID=$!
+  for i in $(seq 1 60); do
+    [ "$(xenstore-read /local/domain/0/backend/qvscsi/$1/1/state 2>/dev/null)" = 2 ] && break
+    kill -0 $QPID 2>/dev/null || break; sleep 0.5
+  done
+}
+
+# xl save + xl restore of the running guest (run_guest's loop, its
+# variables): the restored domain has a new domid; for HVM libxl starts a
+# new device model with the same arguments, which loads the old one's
+# device state; for PV we start the new backend QEMU, as an admin would.
+# Then a LUN is hot-plugged into host h0 of the new QEMU.  Sets
 # srs (the xl statuses), sold and snew (the domids), sadd (QMP's status).
 save_restore() {
-  local t0 r D2 q
+  local t0 r D2 q i
   t0=$(date +%s.%N)
   info "$K: xl save $name (domain $D) ..."
   timeout 600 xl save $name $W/$name.save > /tmp/$name-save.log 2>&1; r=$?
   indent /tmp/$name-save.log
   srs="save=$r"
+  if [ $K = pv ] && [ $r = 0 ]; then
+    # A PV guest's backend QEMU is the admin's, not libxl's: the saved
+    # domain is gone, so is this QEMU's frontend; the restored domain
+    # (paused) gets a new QEMU, same arguments, before it runs again.
+    python3 $P/qmp.py $QMPS quit > /dev/null 2>&1
+    for i in $(seq 1 20); do kill -0 $QPID 2>/dev/null || break; sleep 0.5; done
+    kill $QPID 2>/dev/null
+  fi
   if [ $r = 0 ]; then
-    timeout 600 xl restore $W/$name.save > /tmp/$name-restore.log 2>&1; r=$?; rm -f $W/$name.save
+    timeout 600 xl restore $([ $K = pv ] && echo -p) $W/$name.save > /tmp/$name-restore.log 2>&1; r=$?
+    rm -f $W/$name.save
     indent /tmp/$name-restore.log
     srs="$srs restore=$r"
   fi
   D2=$(xl domid $name 2>/dev/null)
-  q=$(pgrep -f -- "-xen-domid $D2 .*xenfv" | head -1)
+  if [ $K = pv ]; then
+    [ -n "$D2" ] && [ "$D2" != "$D" ] && { start_pv_qemu $D2; xl unpause $name; }
+    q=$QPID; kill -0 $q 2>/dev/null || q=
+  else
+    q=$(pgrep -f -- "-xen-domid $D2 .*xenfv" | head -1)
+  fi
   info "$K: saved and restored in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}")s: domain $D -> ${D2:-none}, device model pid ${q:-none}"
   sold=$D snew=${D2:-none}
   # the LUN goes to whichever device model serves the domain now (the old
   # one if the save failed), so that the guest gets to its end either way
   [ -n "$D2" ] && [ -n "$q" ] || { sadd=-1; return; }
-  D=$D2 QPID=$q QMPS=/var/run/xen/qmp-libxl-$D2
+  D=$D2 QPID=$q
+  [ $K = pv ] || QMPS=/var/run/xen/qmp-libxl-$D2
   python3 $P/qmp.py $QMPS \
     "blockdev-add:{\"driver\":\"file\",\"node-name\":\"fsr\",\"filename\":\"${IMG[sr]}\"}" \
     'blockdev-add:{"driver":"raw","node-name":"sr","file":"fsr"}' \
@@ -207,7 +237,7 @@ name = "$name"
 type = "pv"
 kernel = "$P/vmlinuz"
 ramdisk = "$P/guest-initrd.cpio.gz"
-extra = "console=hvc0 panic=-1 loglevel=4 e2e.kind=pv $GARGS $DBGARGS"
+extra = "console=hvc0 panic=-1 loglevel=4 e2e.kind=pv $GARGS e2e.save=$SRHOT $DBGARGS"
 memory = 256
 vcpus = 1
 on_poweroff = "$ONDIE"
@@ -251,15 +281,8 @@ CFG
   D=$(xl domid $name)
   if [ $K = pv ]; then
     QMPS=/run/e2e/qmp-$name.sock
-    timeout -k 5 1200 $Q -machine xenpv -xen-domid $D -xen-attach -nodefaults -display none \
-      -monitor none -serial none -parallel none -qmp unix:$QMPS,server=on,wait=off \
-      "${ARGS[@]}" > /tmp/$name-qemu.log 2>&1 &
-    QPID=$!
-    local i
-    for i in $(seq 1 60); do
-      [ "$(xenstore-read /local/domain/0/backend/qvscsi/$D/1/state 2>/dev/null)" = 2 ] && break
-      kill -0 $QPID 2>/dev/null || break; sleep 0.5
-    done
+    rm -f /tmp/$name-qemu.log
+    start_pv_qemu $D
   else
     QMPS=/var/run/xen/qmp-libxl-$D
     QPID=$(pgrep -f -- "-xen-domid $D .*xenfv" | head -1)
@@ -467,17 +490,15 @@ judge() {
   [ "$(kv "$l" written)" = "$(md5at ${IMG[d0]} 16 1)" ] &&
     tap ok "$K: reconnect: unbind + rmmod xen-scsifront drop all LUNs, modprobe brings h0's 4 back in $(kv "$l" after), old data read, new data written" ||
     tap "" "$K: reconnect (unbind, rmmod/modprobe xen-scsifront)" "${l:-no report} $(echo "$G" | grep -E '^E2E-G INFO (after modprobe|dmesg)' | tr '\n' ' ')"
-  # 7b. save/restore (HVM): the LUNs after xl save + xl restore
-  if [ $K = hvm ]; then
-    l=$(gline RESTORED "")
-    [ "$srs" = "save=0 restore=0" ] && [ "$snew" != none ] && [ "$snew" != "$sold" ] &&
-    [ "$sadd" = 0 ] && [ "$(kv "$l" hctl)" = "$h0:${SRHOT#*:}" ] && [ -n "$(kv "$l" reread)" ] &&
-    [ "$(kv "$l" reread)" = "$(md5at ${IMG[d0]} 16 1)" ] && [ -n "$(kv "$l" written)" ] &&
-    [ "$(kv "$l" written)" = "$(kv "$l" readback)" ] && [ "$(kv "$l" written)" = "$(md5at ${IMG[d0]} 24 1)" ] &&
-    [ "$(kv "$l" written)" = "$(md5at ${IMG[sr]} 1 1)" ] &&
-      tap ok "hvm: xl save + xl restore (domain $sold -> $snew, a new device model): LUNs back, data written before the save read, new data written, a LUN hot-plugged after the restore works" ||
-      tap "" "hvm: xl save + xl restore" "$srs domid $sold->$snew qmp=$sadd guest: ${l:-nothing}"
-  fi
+  # 7b. save/restore: the LUNs after xl save + xl restore
+  l=$(gline RESTORED "")
+  [ "$srs" = "save=0 restore=0" ] && [ "$snew" != none ] && [ "$snew" != "$sold" ] &&
+  [ "$sadd" = 0 ] && [ "$(kv "$l" hctl)" = "$h0:${SRHOT#*:}" ] && [ -n "$(kv "$l" reread)" ] &&
+  [ "$(kv "$l" reread)" = "$(md5at ${IMG[d0]} 16 1)" ] && [ -n "$(kv "$l" written)" ] &&
+  [ "$(kv "$l" written)" = "$(kv "$l" readback)" ] && [ "$(kv "$l" written)" = "$(md5at ${IMG[d0]} 24 1)" ] &&
+  [ "$(kv "$l" written)" = "$(md5at ${IMG[sr]} 1 1)" ] &&
+    tap ok "$K: xl save + xl restore (domain $sold -> $snew, a new $([ $K = pv ] && echo backend QEMU || echo device model)): LUNs back, data written before the save read, new data written, a LUN hot-plugged after the restore works" ||
+    tap "" "$K: xl save + xl restore" "$srs domid $sold->$snew qmp=$sadd guest: ${l:-nothing}"
   # 8. hotplug add
   l=$(gline HOTADD "")
   [ "$hadd" = 0 ] && [ "$(kv "$l" vendor)" = QEMU ] && [ "$(kv "$l" hctl)" = "$h0:${HOT#*:}" ] &&

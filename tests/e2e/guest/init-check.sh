@@ -223,7 +223,7 @@ if [ -n "$SAVE" ]; then
   sv=$(echo "$DATA" | cut -d, -f1); sv=${sv%@*}     # the LUN the reconnect step wrote
   g SAVEREADY uptime=$(up)
   sp() { a=$(hctl "$SAVE"); [ -n "$a" ] && [ -n "$(devof "$a" block)" ]; }
-  if waitfor sp 900; then
+  if waitfor sp 300; then
     rs a0 "hctl $sv"; rs b0 "devof $a0 block"; rs a "hctl $SAVE"; rs b "devof $a block"
     rr=; ws=; rs2=
     if [ -n "$b0" ] && [ -n "$b" ]; then
