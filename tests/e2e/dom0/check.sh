@@ -397,6 +397,10 @@ CFG
   if ! echo "$G" | grep -q '^E2E-G DONE'; then
     echo "E2E-INFO: ---- $K guest console (tail)"; tr -d '\r' < $cl | tail -60 | sed 's/^/E2E-INFO:   /'
     [ $K = hvm ] && { tr -d '\r' < /var/log/xen/$name-serial.log | tail -$SERTAIL | sed 's/^/E2E-INFO:   serial| /'; }
+    # a process killed by a signal leaves a line in the kernel's log
+    # (below the console's loglevel): our QEMU's silent death shows there
+    echo "E2E-INFO: ---- $K dom0 kernel: segfaults and traps"
+    dmesg 2>/dev/null | grep -a -E 'segfault|traps:|general protection|invalid opcode' | tail -5 | sed 's/^/E2E-INFO:   /'
     # xl's own log says how the domain ended (shutdown reason code)
     echo "E2E-INFO: ---- $K xl log (tail)"
     tail -20 /var/log/xen/xl-$name.log 2>/dev/null | sed 's/^/E2E-INFO:   /'
