@@ -137,7 +137,7 @@ ARGS+=(-trace enable=xen_pvscsi_frontend_changed -trace enable=xen_pvscsi_connec
 EXPECT="0:0:0:0:0:d0 0:0:0:3:0:d1 0:0:5:0:0:d2 0:1:2:3:0:d3 1:0:0:0:0:sdb 1:0:1:0:0:sdg 1:0:3:0:0:id 1:0:4:0:1:it"
 NLUNS=8
 HOT=0:0:4:0
-SRHOT=0:0:6:0 SRID=6            # hot-plugged after xl save + xl restore
+SRHOT=0:0:6:0                   # hot-plugged after xl save + xl restore
 GARGS="e2e.luns=$NLUNS e2e.data=0:0:0:0@8,0:1:2:3@2,1:0:0:0@2,1:0:1:0@2,1:0:3:0@2 e2e.tape=1:0:4:0 e2e.hot=$HOT e2e.hba=1"
 
 # HVM device model: libxl 4.17 always passes "-vnc none" (with vnc=0 and
@@ -163,6 +163,20 @@ WRAP
 fi
 
 # ------------------------------------------------------------------ one guest
+# QMP on $QMPS (run_guest's): image IMG[N] as node N and scsi-hd lN at
+# h0's target ID, LUN 0; the status of qmp.py
+tid() { local x=${1#*:*:}; echo "${x%%:*}"; }    # target ID of an H:C:T:L v-dev
+hot_add() { # N ID
+  local r
+  python3 $P/qmp.py $QMPS \
+    "blockdev-add:{\"driver\":\"file\",\"node-name\":\"f$1\",\"filename\":\"${IMG[$1]}\"}" \
+    "blockdev-add:{\"driver\":\"raw\",\"node-name\":\"$1\",\"file\":\"f$1\"}" \
+    "device_add:{\"driver\":\"scsi-hd\",\"id\":\"l$1\",\"bus\":\"h0.0\",\"channel\":0,\"scsi-id\":$2,\"lun\":0,\"drive\":\"$1\"}" \
+    > /tmp/$name-$1.log 2>&1; r=$?
+  indent /tmp/$name-$1.log
+  return $r
+}
+
 # Our QEMU as the PV guest's backend, for domain $1 (run_guest's
 # variables: sets QPID); waits for host 1's backend to be in InitWait.
 start_pv_qemu() { # DOMID
@@ -218,12 +232,7 @@ save_restore() {
   [ -n "$D2" ] && [ -n "$q" ] || { sadd=-1; return; }
   D=$D2 QPID=$q
   [ $K = pv ] || QMPS=/var/run/xen/qmp-libxl-$D2
-  python3 $P/qmp.py $QMPS \
-    "blockdev-add:{\"driver\":\"file\",\"node-name\":\"fsr\",\"filename\":\"${IMG[sr]}\"}" \
-    'blockdev-add:{"driver":"raw","node-name":"sr","file":"fsr"}' \
-    "device_add:{\"driver\":\"scsi-hd\",\"id\":\"lsr\",\"bus\":\"h0.0\",\"channel\":0,\"scsi-id\":$SRID,\"lun\":0,\"drive\":\"sr\"}" \
-    > /tmp/$name-sr.log 2>&1; sadd=$?
-  indent /tmp/$name-sr.log
+  hot_add sr $(tid $SRHOT); sadd=$?
 }
 
 run_guest() { # pv|hvm
@@ -325,12 +334,7 @@ CFG
     fi
     if [ $step = 0 ] && [ -n "${seen[READY]:-}" ]; then
       step=1
-      python3 $P/qmp.py $QMPS \
-        "blockdev-add:{\"driver\":\"file\",\"node-name\":\"fhot\",\"filename\":\"${IMG[hot]}\"}" \
-        'blockdev-add:{"driver":"raw","node-name":"hot","file":"fhot"}' \
-        'device_add:{"driver":"scsi-hd","id":"lhot","bus":"h0.0","channel":0,"scsi-id":4,"lun":0,"drive":"hot"}' \
-        > /tmp/$name-hot.log 2>&1; hadd=$?
-      indent /tmp/$name-hot.log
+      hot_add hot $(tid $HOT); hadd=$?
     fi
     if [ $step = 1 ] && [ -n "${seen[HOTADD]:-}" ]; then
       step=2
