@@ -30,6 +30,7 @@
 #include "qapi/visitor.h"
 #include "qom/object_interfaces.h"
 #include "hw/hotplug.h"
+#include "migration/blocker.h"
 #include "hw/qdev-properties.h"
 #include "hw/xen/xen-pvscsi.h"
 #include "hw/xen/xen-backend.h"
@@ -494,6 +495,120 @@ static void xen_pvscsi_reconfigured(XenPVSCSI *s)
     xen_device_backend_set_state(&s->xendev, XenbusStateReconfigured);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Migration                                                               */
+
+/*
+ * A LUN passed through from a SCSI device of this host (scsi-generic or
+ * scsi-block on a host_device or host_cdrom node: /dev/sg3, /dev/sdb) is a
+ * physical device with state of its own (a tape's position, reservations):
+ * it does not go with the guest, and the destination's node of that name
+ * may be another device or none.  Returns the node's file name, or NULL
+ * for any other LUN (emulated disks on any storage; passthrough over the
+ * network, iSCSI, which the destination reaches too).
+ */
+static char *xen_pvscsi_lun_local_device(SCSIDevice *d)
+{
+    BlockDriverState *bs;
+
+    if (!d->conf.blk ||
+        (!object_dynamic_cast(OBJECT(d), "scsi-generic") &&
+         !object_dynamic_cast(OBJECT(d), "scsi-block"))) {
+        return NULL;
+    }
+    GRAPH_RDLOCK_GUARD_MAINLOOP();
+    for (bs = blk_bs(d->conf.blk); bs; bs = bs->file ? bs->file->bs : NULL) {
+        const char *fmt = bdrv_get_format_name(bs);
+
+        if (fmt && (!strcmp(fmt, "host_device") ||
+                    !strcmp(fmt, "host_cdrom"))) {
+            return g_strdup(bs->filename);
+        }
+    }
+    return NULL;
+}
+
+/*
+ * While the host has such LUNs, a migration blocker names them (it also
+ * stops xl save: patches/0005), unless migrate-passthrough says the
+ * destination has the same devices under the same names.  Recomputed when
+ * a LUN comes (@adding, not on the bus yet) or goes (@removing, still on
+ * it) and when the property changes.
+ */
+static bool xen_pvscsi_update_blocker(XenPVSCSI *s, SCSIDevice *adding,
+                                      SCSIDevice *removing, Error **errp)
+{
+    g_autoptr(GString) luns = g_string_new("");
+    g_autofree char *first = NULL;
+    Error *blocker = NULL;
+    BusChild *kid;
+
+    if (!s->migrate_passthrough) {
+        QTAILQ_FOREACH(kid, &s->bus.qbus.children, sibling) {
+            SCSIDevice *d = SCSI_DEVICE(kid->child);
+            g_autofree char *file = NULL;
+
+            if (d == removing || d == adding ||
+                !(file = xen_pvscsi_lun_local_device(d))) {
+                continue;
+            }
+            g_string_append_printf(luns, "%s%u:%u:%u:%u (%s on %s)",
+                                   luns->len ? ", " : "", s->devid,
+                                   d->channel, d->id, d->lun,
+                                   object_get_typename(OBJECT(d)), file);
+        }
+        if (adding) {
+            g_autofree char *file = xen_pvscsi_lun_local_device(adding);
+
+            if (file) {
+                g_string_append_printf(luns, "%s%u:%u:%u:%u (%s on %s)",
+                                       luns->len ? ", " : "", s->devid,
+                                       adding->channel, adding->id,
+                                       adding->lun,
+                                       object_get_typename(OBJECT(adding)),
+                                       file);
+            }
+        }
+    }
+    if (!g_strcmp0(s->blocked_luns, luns->str) ||
+        (!s->blocked_luns && !luns->len)) {
+        return true;
+    }
+    if (luns->len) {
+        error_setg(&blocker, "xen-pvscsi %u passes through this host's SCSI "
+                   "devices: %s; set its migrate-passthrough property if "
+                   "the destination has the same devices at the same paths",
+                   s->devid, luns->str);
+        if (migrate_add_blocker(&blocker, errp) < 0) {
+            return false;
+        }
+    }
+    trace_xen_pvscsi_migration_blocker(s->devid, luns->str);
+    migrate_del_blocker(&s->migration_blocker);
+    s->migration_blocker = blocker;
+    g_free(s->blocked_luns);
+    s->blocked_luns = luns->len ? g_strdup(luns->str) : NULL;
+    return true;
+}
+
+static bool xen_pvscsi_get_migrate_passthrough(Object *obj, Error **errp)
+{
+    return XEN_PVSCSI(obj)->migrate_passthrough;
+}
+
+static void xen_pvscsi_set_migrate_passthrough(Object *obj, bool value,
+                                               Error **errp)
+{
+    XenPVSCSI *s = XEN_PVSCSI(obj);
+    bool old = s->migrate_passthrough;
+
+    s->migrate_passthrough = value;
+    if (DEVICE(obj)->realized &&
+        !xen_pvscsi_update_blocker(s, NULL, NULL, errp)) {
+        s->migrate_passthrough = old;
+    }
+}
+
 static void xen_pvscsi_pre_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
                                 Error **errp)
 {
@@ -520,6 +635,9 @@ static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
         blk_set_aio_context(d->conf.blk, ctx, errp) < 0) {
         error_prepend(errp, "xen-pvscsi %u: cannot move LUN %u:%u:%u to the "
                       "iothread: ", s->devid, d->channel, d->id, d->lun);
+        return;
+    }
+    if (!xen_pvscsi_update_blocker(s, d, NULL, errp)) {
         return;
     }
     lun = g_new0(XenPVSCSILun, 1);
@@ -567,6 +685,12 @@ static void xen_pvscsi_unplug(HotplugHandler *hotplug_dev, DeviceState *dev,
         xen_pvscsi_lun_set_state(s, d, XenbusStateClosed);
         g_hash_table_remove(s->luns, d);
     }
+    /*
+     * Drops the LUN from the blocker.  A new blocker cannot be added while
+     * a migration runs (the guest may let go of a LUN then); the old one,
+     * which blocks for more LUNs, stays in that case.
+     */
+    xen_pvscsi_update_blocker(s, NULL, d, NULL);
     qdev_simple_device_unplug_cb(hotplug_dev, dev, errp);
 }
 
@@ -726,6 +850,9 @@ static void xen_pvscsi_unrealize(XenDevice *xendev)
 {
     XenPVSCSI *s = XEN_PVSCSI(xendev);
 
+    migrate_del_blocker(&s->migration_blocker);
+    g_free(s->blocked_luns);
+    s->blocked_luns = NULL;
     xen_pvscsi_dataplane_destroy(s->dataplane);
     s->dataplane = NULL;
     if (s->luns) {
@@ -876,6 +1003,14 @@ static void xen_pvscsi_class_init(ObjectClass *class, void *data)
     dev_class->desc = "Xen paravirtual SCSI host (vscsiif backend)";
     set_bit(DEVICE_CATEGORY_STORAGE, dev_class->categories);
     device_class_set_props(dev_class, xen_pvscsi_props);
+    /* Not a qdev property: an admin may change it at run time (qom-set) */
+    object_class_property_add_bool(class, "migrate-passthrough",
+                                   xen_pvscsi_get_migrate_passthrough,
+                                   xen_pvscsi_set_migrate_passthrough);
+    object_class_property_set_description(class, "migrate-passthrough",
+        "Allow migration while this host's SCSI devices (/dev/sg*, /dev/sd*) "
+        "are passed through: the destination has the same devices "
+        "(default off: they block migration)");
 }
 
 static const TypeInfo xen_pvscsi_type_info = {

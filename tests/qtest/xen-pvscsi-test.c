@@ -2376,6 +2376,85 @@ static void test_save_restore_other_domid(void)
     unlink(state);
 }
 
+/*
+ * xl save of a device model that must not migrate (patches/0005): with a
+ * migration blocker (here ivshmem's peer mode; the HBA's own, for a local
+ * passthrough LUN, needs a host SCSI device and is tested end to end), the
+ * device state save fails with the blocker's message and writes nothing;
+ * libxl then resumes the domain: the guest's ring goes on working, and a
+ * write in flight at the save is answered once.  migrate-passthrough can
+ * be changed at run time.
+ */
+static void test_save_blocked(void)
+{
+    g_autofree char *state = NULL;
+    g_autofree char *extra = g_strdup_printf(
+        "%s -object memory-backend-ram,id=shm,size=1M,share=on"
+        " -device ivshmem-plain,memdev=shm", XEN_MIGRATION_GLOBALS);
+    g_autofree uint8_t *w = g_malloc(8 * KiB);
+    g_autofree uint8_t *r = g_malloc(8 * KiB);
+    uint8_t cdb[10] = { 0x2a };
+    struct stat st;
+    QVscsiCmd c;
+    QVscsiFront f;
+    QDict *rsp;
+    QXen *x;
+    int32_t rslt;
+    int fd;
+
+    fd = g_file_open_tmp("xen-pvscsi-XXXXXX.state", &state, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    for (size_t i = 0; i < 8 * KiB; i++) {
+        w[i] = i * 7 + 3;
+    }
+    x = start_dom(DOMID, true, true, extra);
+    connect_throttled(x, &f);
+    stl_be_p(cdb + 2, 500);
+    stw_be_p(cdb + 7, 8 * KiB / 512);
+    qvscsi_cmd_init(&c, 0, 0, 0, cdb, 10, VSCSIIF_DMA_TO_DEVICE, w, 8 * KiB);
+    qvscsi_cmd_start(&f, &c);
+    qvscsi_push(&f);
+    g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
+
+    rsp = qtest_qmp(x->qts, "{'execute': 'stop'}");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(x->qts, "{'execute': 'xen-save-devices-state', "
+                    "'arguments': {'filename': %s, 'live': false}}", state);
+    g_assert_true(qdict_haskey(rsp, "error"));
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"), "ivshmem"));
+    qobject_unref(rsp);
+    g_assert_cmpint(stat(state, &st), ==, 0);
+    g_assert_cmpint(st.st_size, ==, 0);
+    rsp = qtest_qmp(x->qts, "{'execute': 'cont'}");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+
+    qvscsi_cmd_wait(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    check_image(0, 500 * 512, w, 8 * KiB);
+    rw10(&f, 2, 3, false, 0, r, 8 * KiB, false, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    g_assert_cmpuint(f.nr_pending, ==, 0);
+
+    /* No local passthrough LUN here: the property changes, nothing else */
+    g_assert_false(qtest_qom_get_bool(x->qts, "/machine/peripheral/vscsi0",
+                                      "migrate-passthrough"));
+    rsp = qtest_qmp(x->qts, "{'execute': 'qom-set', 'arguments': {"
+                    "'path': 'vscsi0', 'property': 'migrate-passthrough',"
+                    "'value': true}}");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    g_assert_true(qtest_qom_get_bool(x->qts, "/machine/peripheral/vscsi0",
+                                     "migrate-passthrough"));
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+    unlink(state);
+}
+
 static const QXenTestCase cases[] = {
     { "connect", test_connect },
     { "inquiry-capacity", test_inquiry_capacity },
@@ -2384,6 +2463,7 @@ static const QXenTestCase cases[] = {
     { "rw/6-10-16", test_rw_6_10_16 },
     { "rw/4k", test_rw_small },
     { "migrate/save-restore-other-domid", test_save_restore_other_domid },
+    { "migrate/save-blocked", test_save_blocked },
     { "rw/104k-direct", test_rw_direct_max },
     { "rw/256k-sg-grant", test_rw_sg_grant },
     { "rw/512k-sg-grant", test_rw_sg_grant_512k },

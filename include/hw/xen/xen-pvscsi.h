@@ -53,6 +53,7 @@ struct XenPVSCSI {
     uint32_t max_sg_grant;
     IOThread *iothread;
     uint32_t request_timeout;   /* seconds, 0: none */
+    bool migrate_passthrough;   /* local passthrough LUNs exist there too */
 
     SCSIBus bus;
     GHashTable *luns;           /* SCSIDevice * -> XenPVSCSILun * */
@@ -64,6 +65,9 @@ struct XenPVSCSI {
     char *auto_iothread_id;
 
     XenPVSCSIDataPlane *dataplane;
+    /* Local passthrough LUNs that block migration, and the blocker */
+    char *blocked_luns;
+    Error *migration_blocker;
 };
 
 #endif
