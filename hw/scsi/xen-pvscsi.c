@@ -31,6 +31,7 @@
 #include "qom/object_interfaces.h"
 #include "hw/hotplug.h"
 #include "migration/blocker.h"
+#include "migration/vmstate.h"
 #include "hw/qdev-properties.h"
 #include "hw/xen/xen-pvscsi.h"
 #include "hw/xen/xen-backend.h"
@@ -609,6 +610,40 @@ static void xen_pvscsi_set_migrate_passthrough(Object *obj, bool value,
     }
 }
 
+/*
+ * The HBA's own state does not migrate (the frontend sets up a new ring on
+ * the destination), but a device state save concerns it all the same:
+ * libxl suspends the guest first, and Linux's xen-scsifront pauses its
+ * host on suspend (no new commands) and unpauses it only when the backend
+ * is seen entering Connected after its resume.  A suspend that is
+ * cancelled (xl save -c, a checkpoint; a failed migration, after which
+ * the domain runs on here) resumes nothing, so the host would stay paused
+ * and every later command and hot-plug would hang.  Writing Connected
+ * again once the state is saved makes the frontend see it when the guest
+ * runs again; to a guest that is restored elsewhere it does not matter.
+ */
+static int xen_pvscsi_post_save(void *opaque)
+{
+    XenPVSCSI *s = opaque;
+
+    if (xen_device_backend_get_state(&s->xendev) == XenbusStateConnected) {
+        trace_xen_pvscsi_saved(s->devid);
+        xen_device_backend_printf(&s->xendev, "state", "%u",
+                                  XenbusStateConnected);
+    }
+    return 0;
+}
+
+static const VMStateDescription xen_pvscsi_vmstate = {
+    .name = "xen-pvscsi",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_save = xen_pvscsi_post_save,
+    .fields = (const VMStateField[]) {
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static void xen_pvscsi_pre_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
                                 Error **errp)
 {
@@ -1003,6 +1038,7 @@ static void xen_pvscsi_class_init(ObjectClass *class, void *data)
     dev_class->desc = "Xen paravirtual SCSI host (vscsiif backend)";
     set_bit(DEVICE_CATEGORY_STORAGE, dev_class->categories);
     device_class_set_props(dev_class, xen_pvscsi_props);
+    dev_class->vmsd = &xen_pvscsi_vmstate;
     /* Not a qdev property: an admin may change it at run time (qom-set) */
     object_class_property_add_bool(class, "migrate-passthrough",
                                    xen_pvscsi_get_migrate_passthrough,

@@ -2455,6 +2455,96 @@ static void test_save_blocked(void)
     unlink(state);
 }
 
+/*
+ * Wait for the watch @token to fire on @path (a write, even of the same
+ * value); false after a timeout
+ */
+static bool wait_watch_event(struct xs_handle *h, const char *path,
+                             const char *token, int timeout_ms)
+{
+    gint64 end = g_get_monotonic_time() + timeout_ms * 1000;
+
+    while (g_get_monotonic_time() < end) {
+        GPollFD pfd = { .fd = xs_fileno(h), .events = G_IO_IN };
+        char **ev;
+
+        g_poll(&pfd, 1, 50);
+        while ((ev = xs_check_watch(h))) {
+            bool hit = !strcmp(ev[XS_WATCH_PATH], path) &&
+                       !strcmp(ev[XS_WATCH_TOKEN], token);
+
+            free(ev);
+            if (hit) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/*
+ * xl save -c (a checkpoint), or a migration that fails: libxl suspends the
+ * guest, saves the device state, then resumes the domain here.  Linux's
+ * xen-scsifront paused its host on suspend and unpauses only on seeing the
+ * backend enter Connected; the saved HBA writes Connected again, and goes
+ * on serving the same ring.
+ */
+static void test_checkpoint(void)
+{
+    g_autofree char *state = NULL;
+    g_autofree char *path = NULL;
+    g_autofree uint8_t *w = g_malloc(8 * KiB);
+    g_autofree uint8_t *r = g_malloc(8 * KiB);
+    struct xs_handle *h;
+    QVscsiFront f;
+    QDict *rsp;
+    QXen *x;
+    int32_t rslt;
+    int fd;
+
+    fd = g_file_open_tmp("xen-pvscsi-XXXXXX.state", &state, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    for (size_t i = 0; i < 8 * KiB; i++) {
+        w[i] = i * 11 + 5;
+    }
+    x = start_dom(DOMID, true, false, XEN_MIGRATION_GLOBALS);
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 0, 0);
+    path = g_strdup_printf("%s/state", f.be);
+    h = x->xs;
+    g_assert_true(xs_watch(h, path, "ckpt"));
+    /* the watch fires once when it is set */
+    g_assert_true(wait_watch_event(h, path, "ckpt", QXEN_TIMEOUT_MS));
+
+    rsp = qtest_qmp(x->qts, "{'execute': 'stop'}");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(x->qts, "{'execute': 'xen-save-devices-state', "
+                    "'arguments': {'filename': %s, 'live': false}}", state);
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    g_assert_true(wait_watch_event(h, path, "ckpt", QXEN_TIMEOUT_MS));
+    g_assert_cmpint(qxs_read_int(h, path, -1), ==, 4);
+    rsp = qtest_qmp(x->qts, "{'execute': 'cont'}");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+
+    /* The same ring goes on */
+    rw10(&f, 0, 0, true, 600, w, 8 * KiB, false, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    rw10(&f, 0, 0, false, 600, r, 8 * KiB, false, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    g_assert_cmpmem(r, 8 * KiB, w, 8 * KiB);
+    check_image(0, 600 * 512, w, 8 * KiB);
+    xs_unwatch(h, path, "ckpt");
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+    unlink(state);
+}
+
 static const QXenTestCase cases[] = {
     { "connect", test_connect },
     { "inquiry-capacity", test_inquiry_capacity },
@@ -2464,6 +2554,7 @@ static const QXenTestCase cases[] = {
     { "rw/4k", test_rw_small },
     { "migrate/save-restore-other-domid", test_save_restore_other_domid },
     { "migrate/save-blocked", test_save_blocked },
+    { "migrate/checkpoint", test_checkpoint },
     { "rw/104k-direct", test_rw_direct_max },
     { "rw/256k-sg-grant", test_rw_sg_grant },
     { "rw/512k-sg-grant", test_rw_sg_grant_512k },
