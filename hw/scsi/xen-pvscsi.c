@@ -549,8 +549,11 @@ static bool xen_pvscsi_update_blocker(XenPVSCSI *s, SCSIDevice *adding,
             SCSIDevice *d = SCSI_DEVICE(kid->child);
             g_autofree char *file = NULL;
 
-            if (d == removing || d == adding ||
-                !(file = xen_pvscsi_lun_local_device(d))) {
+            if (d == removing || d == adding) {
+                continue;
+            }
+            file = xen_pvscsi_lun_local_device(d);
+            if (!file) {
                 continue;
             }
             g_string_append_printf(luns, "%s%u:%u:%u:%u (%s on %s)",
