@@ -15,6 +15,9 @@
  *    exactly its output, and the guest finds each LUN at its H:C:T:L with
  *    the right type; "list" and "resolve" agree on the target's identity;
  *    the tape is detached and attached again at another address.
+ *  - migrate-args: "args" with no entries prints a running QEMU's LUNs
+ *    (one from the command line, one hot-plugged); a destination started
+ *    with exactly that loads the saved device state and serves the data.
  *
  * Copyright (c) 2026 The qemu-xen-pvscsi authors
  *
@@ -24,6 +27,7 @@
 
 #include "qemu/osdep.h"
 #include <sys/wait.h>
+#include "qemu/bswap.h"
 #include "libqtest.h"
 #include "qapi/error.h"
 #include "qobject/qdict.h"
@@ -269,6 +273,161 @@ static void test_hotplug(void)
 }
 
 /* ---------------------------------------------------------------------- */
+/* A destination's arguments: "args" from a running QEMU                   */
+
+/* The migration settings of QEMU under Xen (see xen-pvscsi-test.c) */
+#define XEN_MIGRATION_GLOBALS \
+    "-global migration.store-global-state=off " \
+    "-global migration.send-configuration=off " \
+    "-global migration.send-section-footer=off " \
+    "-machine suppress-vmdesc=on "
+
+static void read10(QVscsiFront *f, int id, int lun, uint32_t lba,
+                   uint8_t *buf, size_t len)
+{
+    uint8_t cdb[10] = { 0x28 };
+    QVscsiCmd c;
+
+    stl_be_p(cdb + 2, lba);
+    stw_be_p(cdb + 7, len / 512);
+    /* the power-on unit attention first */
+    for (int i = 0; i < 2; i++) {
+        qvscsi_cmd_init(&c, 0, id, lun, cdb, 10, VSCSIIF_DMA_FROM_DEVICE,
+                        buf, len);
+        qvscsi_cmd(f, &c);
+        if (!c.rslt) {
+            return;
+        }
+    }
+    g_assert_cmphex(c.rslt, ==, 0);
+}
+
+/*
+ * The hot-plug caveat of xl save/migrate: a LUN attached since the domain
+ * was created is not in its device_model_args, and a destination without
+ * it refuses the stream.  "args" with --qmp and no entries prints the
+ * running set (command-line LUNs with their own ids, hot-plugged ones,
+ * the hosts' options); a destination started with exactly that loads the
+ * saved state and serves the same data at the same addresses.
+ */
+static void test_migrate_args(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("xen-vscsi-XXXXXX", NULL);
+    g_autofree char *qmp = g_build_filename(dir, "qmp.sock", NULL);
+    g_autofree char *img0 = g_build_filename(dir, "cmdline.img", NULL);
+    g_autofree char *img1 = g_build_filename(dir, "hot.img", NULL);
+    g_autofree char *spec = g_strdup_printf("%s,0:0:2:0", img1);
+    g_autofree char *state = g_build_filename(dir, "state", NULL);
+    g_autofree char *incoming = NULL;
+    g_autofree uint8_t *a = g_malloc(64 * 1024);
+    g_autofree uint8_t *b = g_malloc(64 * 1024);
+    g_autofree uint8_t *r = g_malloc(64 * 1024);
+    g_autoptr(GString) s = g_string_new("");
+    QList *args;
+    QDict *rsp, *h;
+    QXen *x;
+    QVscsiFront f;
+    ToolRun t;
+
+    for (size_t i = 0; i < 64 * 1024; i++) {
+        a[i] = i * 7 + 1;
+        b[i] = i * 13 + 2;
+    }
+    g_assert_true(g_file_set_contents(img0, (char *)a, 64 * 1024, NULL));
+    g_assert_true(g_file_set_contents(img1, (char *)b, 64 * 1024, NULL));
+    x = qxen_start(DOMID, XEN_MIGRATION_GLOBALS
+                   "-qmp unix:%s,server=on,wait=off "
+                   "-blockdev driver=file,node-name=f0,filename=%s "
+                   "-blockdev driver=raw,node-name=d0,file=f0 "
+                   "-device xen-pvscsi,id=h0,devid=0,request-timeout=7 "
+                   "-device scsi-hd,id=l0,bus=h0.0,scsi-id=0,lun=3,drive=d0",
+                   qmp, img0);
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    g_assert_cmpint(TOOL(&t, qmp, "attach", spec), ==, 0);
+    tool_free(&t);
+    qvscsi_reconfigure(&f, NULL, NULL);
+
+    g_assert_cmpint(TOOL(&t, qmp, "args", "--json"), ==, 0);
+    args = json_list(t.out);
+    tool_free(&t);
+    for (const QListEntry *e = qlist_first(args); e; e = qlist_next(e)) {
+        const char *v = qstring_get_str(qobject_to(QString,
+                                                   qlist_entry_obj(e)));
+
+        g_assert_null(strchr(v, ' '));
+        g_string_append_printf(s, "%s ", v);
+    }
+    qobject_unref(args);
+    g_test_message("args: %s", s->str);
+    g_assert_nonnull(strstr(s->str, "-device xen-pvscsi,id=vscsi0,devid=0,"
+                            "max-sg-grant=128,request-timeout=7 "));
+    g_assert_nonnull(strstr(s->str, "-device scsi-hd,id=vscsi0-0-0-3,"));
+    g_assert_nonnull(strstr(s->str, "-device scsi-hd,id=vscsi0-0-2-0,"));
+    g_assert_nonnull(strstr(s->str, img0));
+    g_assert_nonnull(strstr(s->str, img1));
+
+    /* xl save: stop, save the device state; the source goes away */
+    rsp = qtest_qmp(x->qts, "{'execute': 'stop'}");
+    qobject_unref(rsp);
+    rsp = qtest_qmp(x->qts, "{'execute': 'xen-save-devices-state', "
+                    "'arguments': {'filename': %s, 'live': false}}", state);
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    qvscsi_free(&f);
+    qxen_stop(x);
+
+    /* The destination, for the restored domain: exactly the tool's output */
+    incoming = g_strdup_printf("-incoming file:%s", state);
+    x = qxen_start(DOMID + 1, XEN_MIGRATION_GLOBALS "%s %s", s->str,
+                   incoming);
+    for (int i = 0; ; i++) {
+        const char *st;
+
+        rsp = qtest_qmp(x->qts, "{'execute': 'query-status'}");
+        st = qdict_get_str(qdict_get_qdict(rsp, "return"), "status");
+        if (!strcmp(st, "running")) {
+            qobject_unref(rsp);
+            break;
+        }
+        g_assert_cmpstr(st, ==, "inmigrate");
+        g_assert_cmpint(i, <, QXEN_TIMEOUT_MS / 10);
+        qobject_unref(rsp);
+        g_usleep(10 * 1000);
+    }
+    rsp = qtest_qmp(x->qts, "{'execute': 'query-xen-pvscsi'}");
+    h = qobject_to(QDict, qlist_peek(qdict_get_qlist(rsp, "return")));
+    g_assert_cmpint(qdict_get_int(h, "request-timeout"), ==, 7);
+    g_assert_cmpint(qlist_size(qdict_get_qlist(h, "luns")), ==, 2);
+    qobject_unref(rsp);
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    read10(&f, 0, 3, 0, r, 64 * 1024);
+    g_assert_cmpmem(r, 64 * 1024, a, 64 * 1024);
+    read10(&f, 2, 0, 0, r, 64 * 1024);
+    g_assert_cmpmem(r, 64 * 1024, b, 64 * 1024);
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+
+    /* A LUN the tool cannot write back is named, not dropped */
+    x = qxen_start(DOMID, "-qmp unix:%s,server=on,wait=off "
+                   "-blockdev driver=null-co,node-name=n0,size=1048576 "
+                   "-device xen-pvscsi,id=h0,devid=0 "
+                   "-device scsi-hd,bus=h0.0,scsi-id=1,drive=n0", qmp);
+    g_assert_cmpint(TOOL(&t, qmp, "args"), ==, 2);
+    g_assert_nonnull(strstr(t.err, "LUN 0:0:1:0 (scsi-hd): its block node "
+                            "'n0' (driver null-co"));
+    tool_free(&t);
+    qxen_stop(x);
+    unlink(img0);
+    unlink(img1);
+    unlink(state);
+    unlink(qmp);
+    rmdir(dir);
+}
+
+/* ---------------------------------------------------------------------- */
 /* iSCSI LUNs through "args"                                               */
 
 typedef struct Target {
@@ -457,5 +616,6 @@ int main(int argc, char **argv)
     g_assert_true(g_file_test(tool, G_FILE_TEST_IS_EXECUTABLE));
     qxen_add_test("/xen-vscsi/hotplug", test_hotplug);
     qxen_add_test("/xen-vscsi/iscsi-args", test_iscsi_args);
+    qxen_add_test("/xen-vscsi/migrate-args", test_migrate_args);
     return g_test_run();
 }

@@ -474,6 +474,8 @@ GPtrArray *xvs_args_build(GPtrArray *plans, const XvsPlanOpts *o)
 
         if (p->spec.vdev[0] != host) {
             g_autoptr(GPtrArray) hba = NULL;
+            g_autofree char *dev = NULL;
+            const char *extra;
 
             host = p->spec.vdev[0];
             if (o->iothread) {
@@ -483,7 +485,13 @@ GPtrArray *xvs_args_build(GPtrArray *plans, const XvsPlanOpts *o)
                         g_strdup_printf("iothread,id=%s", io));
             }
             hba = xvs_hba_opts(host, o);
-            add_arg(args, "-device", xvs_opts_cmdline("xen-pvscsi", hba));
+            extra = o->hba_extra ?
+                g_hash_table_lookup(o->hba_extra, GUINT_TO_POINTER(host)) :
+                NULL;
+            dev = xvs_opts_cmdline("xen-pvscsi", hba);
+            add_arg(args, "-device",
+                    extra ? g_strconcat(dev, ",", extra, NULL) :
+                    g_strdup(dev));
         }
         if (p->secret) {
             add_arg(args, "-object", xvs_opts_cmdline("secret", p->secret));

@@ -57,6 +57,8 @@ typedef struct XvsPlanOpts {
     const char *initiator;      /* iSCSI initiator name, or NULL */
     const char *tool_initiator; /* the tool's own iSCSI sessions */
     bool iothread;
+    /* devid -> more "key=value,..." options of its -device xen-pvscsi */
+    GHashTable *hba_extra;
 } XvsPlanOpts;
 
 bool xvs_lun_spec_parse(const char *text, XvsLunSpec *out, GError **errp);

@@ -69,6 +69,8 @@ static const char summary[] =
     "                        INQUIRY data, VPD 0x80/0x83 and scsi_id WWID\n"
     "  scan                  every SCSI device of the host\n"
     "  args SPEC...          QEMU arguments for device_model_args_hvm\n"
+    "  args                  the same for a running QEMU's LUNs (--qmp):\n"
+    "                        a destination's arguments, with hot-plugged LUNs\n"
     "  attach SPEC           add a LUN to a running QEMU (--qmp)\n"
     "  detach VDEV           remove a LUN from a running QEMU (--qmp)\n"
     "  list                  the LUNs of a running QEMU (--qmp)\n"
@@ -404,14 +406,145 @@ static void xl_quote(GString *s, const char *v)
     g_string_append_c(s, '"');
 }
 
+static XvsQmp *qmp_open(GError **errp);
+static XvsJson *qmp_query_hosts(XvsQmp **qp, GError **errp);
+
+/* The block node named @name in query-named-block-nodes' answer */
+static XvsJson *find_node(XvsJson *nodes, const char *name)
+{
+    for (unsigned int i = 0; i < xvs_json_len(nodes); i++) {
+        XvsJson *n = xvs_json_at(nodes, i);
+
+        if (!g_strcmp0(xvs_json_get_str(n, "node-name"), name)) {
+            return n;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * args with --qmp and no entries: the running device model's LUNs as
+ * entries ("FILE,VDEV,qemu-device=TYPE[,ro]"), and each host's options
+ * into o->hba_extra, so that a destination (xl migrate -C, xl restore
+ * CONFIG) can be started with the LUNs hot-plugged since the domain was
+ * created.  A LUN whose block node is not a raw image, a host device or an
+ * iSCSI LUN cannot be written back this way: an error names it.
+ */
+static GStrv current_entries(XvsPlanOpts *o, GError **errp)
+{
+    g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(XvsJson) hosts = NULL;
+    g_autoptr(XvsJson) nodes = NULL;
+    g_autoptr(XvsJson) flat = xvs_json_object();
+    XvsQmp *q = NULL;
+
+    hosts = qmp_query_hosts(&q, errp);
+    if (hosts) {
+        xvs_json_set_bool(flat, "flat", true);
+        nodes = xvs_qmp_cmd(q, "query-named-block-nodes",
+                            g_steal_pointer(&flat), errp);
+    }
+    if (!hosts || !nodes) {
+        xvs_qmp_close(q);
+        return NULL;
+    }
+    o->hba_extra = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    for (unsigned int i = 0; i < xvs_json_len(hosts); i++) {
+        XvsJson *hj = xvs_json_at(hosts, i);
+        XvsJson *luns = xvs_json_get(hj, "luns");
+        g_autoptr(GString) extra = g_string_new("");
+        g_autoptr(XvsJson) qa = xvs_json_object();
+        g_autoptr(XvsJson) mp = NULL;
+        const char *io = xvs_json_get_str(hj, "iothread");
+        int64_t devid = 0, sg = 0, rt = 0;
+
+        xvs_json_get_int(hj, "devid", &devid);
+        xvs_json_get_int(hj, "max-sg-grant", &sg);
+        xvs_json_get_int(hj, "request-timeout", &rt);
+        g_string_append_printf(extra, "max-sg-grant=%" G_GINT64_FORMAT,
+                               (gint64)sg);
+        if (rt) {
+            g_string_append_printf(extra,
+                                   ",request-timeout=%" G_GINT64_FORMAT,
+                                   (gint64)rt);
+        }
+        xvs_json_set_str(qa, "path", xvs_json_get_str(hj, "qdev"));
+        xvs_json_set_str(qa, "property", "migrate-passthrough");
+        mp = xvs_qmp_cmd(q, "qom-get", g_steal_pointer(&qa), NULL);
+        if (mp && mp->type == XVS_JSON_BOOL && mp->b) {
+            g_string_append(extra, ",migrate-passthrough=on");
+        }
+        if (io) {
+            g_autofree char *own = xvs_iothread_id(devid);
+
+            g_string_append_printf(extra, ",iothread=%s", io);
+            if (strcmp(io, own)) {
+                g_printerr("xen-vscsi: host %" G_GINT64_FORMAT " runs in "
+                           "IOThread '%s': the destination needs that "
+                           "object too\n",
+                           (gint64)devid, io);
+            }
+        }
+        g_hash_table_insert(o->hba_extra, GUINT_TO_POINTER(devid),
+                            g_string_free(g_steal_pointer(&extra), false));
+        for (unsigned int k = 0; k < xvs_json_len(luns); k++) {
+            XvsJson *l = xvs_json_at(luns, k);
+            const char *file = xvs_json_get_str(l, "filename");
+            const char *node = xvs_json_get_str(l, "node-name");
+            const char *vdev = xvs_json_get_str(l, "vdev");
+            XvsJson *n = node ? find_node(nodes, node) : NULL;
+            const char *drv = n ? xvs_json_get_str(n, "drv") : NULL;
+            XvsJson *ro = n ? xvs_json_get(n, "ro") : NULL;
+
+            if (!g_strcmp0(xvs_json_get_str(l, "state"), "closed")) {
+                continue;
+            }
+            if (!file || !drv ||
+                (strcmp(drv, "raw") && strcmp(drv, "file") &&
+                 strcmp(drv, "host_device") && strcmp(drv, "host_cdrom") &&
+                 strcmp(drv, "iscsi")) || strchr(file, ',')) {
+                g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
+                            "LUN %s (%s): its block node '%s' (driver %s, "
+                            "file %s) is not a raw image, host device or "
+                            "iSCSI LUN; write its arguments by hand", vdev,
+                            xvs_json_get_str(l, "type"), node ?: "-",
+                            drv ?: "-", file ?: "-");
+                xvs_qmp_close(q);
+                return NULL;
+            }
+            g_ptr_array_add(out, g_strdup_printf(
+                "%s,%s,qemu-device=%s%s", file, vdev,
+                xvs_json_get_str(l, "type"),
+                ro && ro->type == XVS_JSON_BOOL && ro->b &&
+                strcmp(xvs_json_get_str(l, "type"), "scsi-cd") ? ",ro" : ""));
+        }
+    }
+    xvs_qmp_close(q);
+    g_ptr_array_add(out, NULL);
+    return (GStrv)g_ptr_array_free(g_steal_pointer(&out), false);
+}
+
 static int cmd_args(XvsHost *h, int argc, char **argv)
 {
     g_autoptr(GPtrArray) plans = g_ptr_array_new_with_free_func(plan_free);
     g_autoptr(GPtrArray) args = NULL;
     XvsPlanOpts o = plan_opts();
+    g_auto(GStrv) current = NULL;
     GError *err = NULL;
 
-    if (argc < 1) {
+    if (argc < 1 && opt_qmp) {
+        current = current_entries(&o, &err);
+        if (!current) {
+            return fail(err);
+        }
+        argc = g_strv_length(current);
+        argv = current;
+        if (!argc) {
+            g_set_error(&err, XVS_ERROR, XVS_ERROR_NOT_FOUND,
+                        "the device model has no xen-pvscsi LUN");
+            return fail(err);
+        }
+    } else if (argc < 1) {
         return usage("args needs at least one 'pdev,vdev[,options]'");
     }
     for (int i = 0; i < argc; i++) {
@@ -426,6 +559,7 @@ static int cmd_args(XvsHost *h, int argc, char **argv)
         return fail(err);
     }
     args = xvs_args_build(plans, &o);
+    g_clear_pointer(&o.hba_extra, g_hash_table_destroy);
     if (opt_json) {
         g_autoptr(XvsJson) a = xvs_json_array();
 
