@@ -475,14 +475,18 @@ GPtrArray *xvs_args_build(GPtrArray *plans, const XvsPlanOpts *o)
         if (p->spec.vdev[0] != host) {
             g_autoptr(GPtrArray) hba = NULL;
             g_autofree char *dev = NULL;
-            const char *extra;
+            g_autofree char *own_io = NULL;
+            const char *extra, *cur_io;
 
             host = p->spec.vdev[0];
-            if (o->iothread) {
-                g_autofree char *io = xvs_iothread_id(host);
-
+            cur_io = o->hba_iothread ?
+                g_hash_table_lookup(o->hba_iothread, GUINT_TO_POINTER(host)) :
+                NULL;
+            own_io = xvs_iothread_id(host);
+            /* The tool's own IOThreads are defined here; others are not */
+            if (o->iothread || !g_strcmp0(cur_io, own_io)) {
                 add_arg(args, "-object",
-                        g_strdup_printf("iothread,id=%s", io));
+                        g_strdup_printf("iothread,id=%s", own_io));
             }
             hba = xvs_hba_opts(host, o);
             extra = o->hba_extra ?

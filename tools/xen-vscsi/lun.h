@@ -59,6 +59,8 @@ typedef struct XvsPlanOpts {
     bool iothread;
     /* devid -> more "key=value,..." options of its -device xen-pvscsi */
     GHashTable *hba_extra;
+    /* devid -> the id of its IOThread (in hba_extra already), if any */
+    GHashTable *hba_iothread;
 } XvsPlanOpts;
 
 bool xvs_lun_spec_parse(const char *text, XvsLunSpec *out, GError **errp);

@@ -449,6 +449,7 @@ static GStrv current_entries(XvsPlanOpts *o, GError **errp)
         return NULL;
     }
     o->hba_extra = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    o->hba_iothread = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     for (unsigned int i = 0; i < xvs_json_len(hosts); i++) {
         XvsJson *hj = xvs_json_at(hosts, i);
         XvsJson *luns = xvs_json_get(hj, "luns");
@@ -474,10 +475,12 @@ static GStrv current_entries(XvsPlanOpts *o, GError **errp)
         if (mp && mp->type == XVS_JSON_BOOL && mp->b) {
             g_string_append(extra, ",migrate-passthrough=on");
         }
-        if (io) {
+        if (io && !o->iothread) {       /* --iothread: the tool's own */
             g_autofree char *own = xvs_iothread_id(devid);
 
             g_string_append_printf(extra, ",iothread=%s", io);
+            g_hash_table_insert(o->hba_iothread, GUINT_TO_POINTER(devid),
+                                g_strdup(io));
             if (strcmp(io, own)) {
                 g_printerr("xen-vscsi: host %" G_GINT64_FORMAT " runs in "
                            "IOThread '%s': the destination needs that "
@@ -560,6 +563,7 @@ static int cmd_args(XvsHost *h, int argc, char **argv)
     }
     args = xvs_args_build(plans, &o);
     g_clear_pointer(&o.hba_extra, g_hash_table_destroy);
+    g_clear_pointer(&o.hba_iothread, g_hash_table_destroy);
     if (opt_json) {
         g_autoptr(XvsJson) a = xvs_json_array();
 
