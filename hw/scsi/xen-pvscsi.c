@@ -31,7 +31,6 @@
 #include "qom/object_interfaces.h"
 #include "hw/hotplug.h"
 #include "migration/blocker.h"
-#include "migration/vmstate.h"
 #include "hw/qdev-properties.h"
 #include "hw/xen/xen-pvscsi.h"
 #include "hw/xen/xen-backend.h"
@@ -614,38 +613,31 @@ static void xen_pvscsi_set_migrate_passthrough(Object *obj, bool value,
 }
 
 /*
- * The HBA's own state does not migrate (the frontend sets up a new ring on
- * the destination), but a device state save concerns it all the same:
- * libxl suspends the guest first, and Linux's xen-scsifront pauses its
- * host on suspend (no new commands) and unpauses it only when the backend
- * is seen entering Connected after its resume.  A suspend that is
- * cancelled (xl save -c, a checkpoint; a failed migration, after which
- * the domain runs on here) resumes nothing, so the host would stay paused
- * and every later command and hot-plug would hang.  Writing Connected
- * again once the state is saved makes the frontend see it when the guest
- * runs again; to a guest that is restored elsewhere it does not matter.
+ * Suspend: Linux's xen-scsifront pauses its host when the guest suspends
+ * (no new commands) and unpauses it only when it sees the backend enter
+ * Connected after the resume.  A suspend that is cancelled (xl save -c, a
+ * checkpoint; a failed migration, after which the domain runs on here)
+ * resumes nothing, so the host would stay paused and every later command
+ * and hot-plug would hang.  So the backend writes its Connected state
+ * again when the toolstack asks the guest to suspend (control/shutdown
+ * "suspend", for PV and HVM guests alike).  The guest handles that request
+ * in its xenstore watch thread, and suspends there, so it sees the new
+ * state only after the suspend: on the resume after a cancelled one.  A
+ * guest restored elsewhere has a new backend and ignores it.
  */
-static int xen_pvscsi_post_save(void *opaque)
+static void xen_pvscsi_control_changed(void *opaque, const char *path)
 {
     XenPVSCSI *s = opaque;
+    g_autofree char *cmd = xs_node_read(s->xendev.xsh, XBT_NULL, NULL, NULL,
+                                        "%s", path);
 
-    if (xen_device_backend_get_state(&s->xendev) == XenbusStateConnected) {
-        trace_xen_pvscsi_saved(s->devid);
+    if (cmd && !strcmp(cmd, "suspend") &&
+        xen_device_backend_get_state(&s->xendev) == XenbusStateConnected) {
+        trace_xen_pvscsi_suspend(s->devid);
         xen_device_backend_printf(&s->xendev, "state", "%u",
                                   XenbusStateConnected);
     }
-    return 0;
 }
-
-static const VMStateDescription xen_pvscsi_vmstate = {
-    .name = "xen-pvscsi",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .post_save = xen_pvscsi_post_save,
-    .fields = (const VMStateField[]) {
-        VMSTATE_END_OF_LIST()
-    },
-};
 
 static void xen_pvscsi_pre_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
                                 Error **errp)
@@ -854,6 +846,7 @@ static char *xen_pvscsi_get_name(XenDevice *xendev, Error **errp)
 static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
 {
     XenPVSCSI *s = XEN_PVSCSI(xendev);
+    g_autofree char *control = NULL;
 
     if (s->max_sg_grant &&
         (s->max_sg_grant < VSCSIIF_SG_TABLESIZE ||
@@ -882,12 +875,20 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
         xen_device_backend_printf(xendev, "feature-sg-grant", "%u",
                                   s->max_sg_grant);
     }
+
+    control = g_strdup_printf("/local/domain/%u/control", xendev->frontend_id);
+    s->control_watch = xs_node_watch(xendev->xsh, control, "shutdown",
+                                     xen_pvscsi_control_changed, s, errp);
 }
 
 static void xen_pvscsi_unrealize(XenDevice *xendev)
 {
     XenPVSCSI *s = XEN_PVSCSI(xendev);
 
+    if (s->control_watch) {
+        xs_node_unwatch(xendev->xsh, s->control_watch);
+        s->control_watch = NULL;
+    }
     migrate_del_blocker(&s->migration_blocker);
     g_free(s->blocked_luns);
     s->blocked_luns = NULL;
@@ -1041,7 +1042,6 @@ static void xen_pvscsi_class_init(ObjectClass *class, void *data)
     dev_class->desc = "Xen paravirtual SCSI host (vscsiif backend)";
     set_bit(DEVICE_CATEGORY_STORAGE, dev_class->categories);
     device_class_set_props(dev_class, xen_pvscsi_props);
-    dev_class->vmsd = &xen_pvscsi_vmstate;
     /* Not a qdev property: an admin may change it at run time (qom-set) */
     object_class_property_add_bool(class, "migrate-passthrough",
                                    xen_pvscsi_get_migrate_passthrough,

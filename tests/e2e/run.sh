@@ -29,6 +29,8 @@
 #        E2E_HVM_CPUID check: the HVM guest's xl cpuid= (default
 #                    "host,xsave=0,rdtscp=0")
 #        E2E_GUEST_EXTRA check: more words for the HVM guest kernel's cmdline
+#        E2E_SAVEOPS_PV, E2E_SAVEOPS_HVM check: the save steps, "OP@H:C:T:L ..." with
+#                    OP blocked|ckpt|migrate|save (defaults: dom0/check.sh)
 #        E2E_L0_QEMU the L0 QEMU binary (default qemu-system-x86_64 on PATH)
 #        E2E_L0_ARGS extra words for it (e.g. "-L DIR" for its firmware)
 # Needs root (debootstrap, chroot) and the packages of
@@ -190,6 +192,9 @@ check_boot() { # pv|hvm
   rm -f "$D/guest-debug"; [ -z "${E2E_GUEST_DEBUG:-}" ] || touch "$D/guest-debug"
   [ -z "${E2E_HVM_CPUID:-}" ] || echo "$E2E_HVM_CPUID" > "$D/hvm-cpuid"
   [ -z "${E2E_GUEST_EXTRA:-}" ] || echo "$E2E_GUEST_EXTRA" > "$D/guest-extra"
+  rm -f "$D/pv-saveops" "$D/hvm-saveops"
+  [ -z "${E2E_SAVEOPS_PV+x}" ] || echo "$E2E_SAVEOPS_PV" > "$D/pv-saveops"
+  [ -z "${E2E_SAVEOPS_HVM+x}" ] || echo "$E2E_SAVEOPS_HVM" > "$D/hvm-saveops"
   mk_payload "$D" "$C/images/payload-check.ext4" || return 1
   LOG=$C/logs/check-$STAMP-$kind.log
   say "booting Xen ($(xen_fpu "$kind")) + dom0 for the $kind guest; log $LOG"
@@ -213,7 +218,7 @@ check_boot() { # pv|hvm
 case $MODE in
   cache) build_cache; exit;;
   check|bench|shell) ;;
-  *) sed -n '2,32p' "$0"; exit 2;;
+  *) sed -n '2,38p' "$0"; exit 2;;
 esac
 [ "$(id -u)" = 0 ] || { echo "e2e: needs root (debootstrap, chroot, mkfs)" >&2; exit 1; }
 exec 9> "$C/.lock"

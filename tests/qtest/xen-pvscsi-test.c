@@ -2483,32 +2483,30 @@ static bool wait_watch_event(struct xs_handle *h, const char *path,
 }
 
 /*
- * xl save -c (a checkpoint), or a migration that fails: libxl suspends the
- * guest, saves the device state, then resumes the domain here.  Linux's
- * xen-scsifront paused its host on suspend and unpauses only on seeing the
- * backend enter Connected; the saved HBA writes Connected again, and goes
- * on serving the same ring.
+ * xl save -c (a checkpoint), or a migration that fails: libxl asks the
+ * guest to suspend (control/shutdown "suspend"), saves it, then resumes
+ * the domain here.  Linux's xen-scsifront paused its host on suspend and
+ * unpauses only on seeing the backend enter Connected; the HBA writes
+ * Connected again when the suspend is asked for (the guest sees it after
+ * its suspend), and goes on serving the same ring.  Other requests
+ * (reboot) leave the state alone.
  */
 static void test_checkpoint(void)
 {
-    g_autofree char *state = NULL;
     g_autofree char *path = NULL;
+    g_autofree char *ctl = g_strdup_printf("/local/domain/%u/control/shutdown",
+                                           DOMID);
     g_autofree uint8_t *w = g_malloc(8 * KiB);
     g_autofree uint8_t *r = g_malloc(8 * KiB);
     struct xs_handle *h;
     QVscsiFront f;
-    QDict *rsp;
     QXen *x;
     int32_t rslt;
-    int fd;
 
-    fd = g_file_open_tmp("xen-pvscsi-XXXXXX.state", &state, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
     for (size_t i = 0; i < 8 * KiB; i++) {
         w[i] = i * 11 + 5;
     }
-    x = start_dom(DOMID, true, false, XEN_MIGRATION_GLOBALS);
+    x = start_dom(DOMID, true, false, "");
     qvscsi_init(&f, x, 0);
     qvscsi_connect(&f);
     clear_ua(&f, 0, 0, 0);
@@ -2518,18 +2516,14 @@ static void test_checkpoint(void)
     /* the watch fires once when it is set */
     g_assert_true(wait_watch_event(h, path, "ckpt", QXEN_TIMEOUT_MS));
 
-    rsp = qtest_qmp(x->qts, "{'execute': 'stop'}");
-    g_assert_true(qdict_haskey(rsp, "return"));
-    qobject_unref(rsp);
-    rsp = qtest_qmp(x->qts, "{'execute': 'xen-save-devices-state', "
-                    "'arguments': {'filename': %s, 'live': false}}", state);
-    g_assert_true(qdict_haskey(rsp, "return"));
-    qobject_unref(rsp);
+    /* libxl asks for the suspend, the guest acknowledges */
+    qxs_write(x->xs_priv, ctl, "suspend");
     g_assert_true(wait_watch_event(h, path, "ckpt", QXEN_TIMEOUT_MS));
     g_assert_cmpint(qxs_read_int(h, path, -1), ==, 4);
-    rsp = qtest_qmp(x->qts, "{'execute': 'cont'}");
-    g_assert_true(qdict_haskey(rsp, "return"));
-    qobject_unref(rsp);
+    qxs_write(x->xs_priv, ctl, "");
+    qxs_write(x->xs_priv, ctl, "reboot");
+    g_assert_false(wait_watch_event(h, path, "ckpt", 500));
+    qxs_write(x->xs_priv, ctl, "");
 
     /* The same ring goes on */
     rw10(&f, 0, 0, true, 600, w, 8 * KiB, false, &rslt);
@@ -2542,7 +2536,6 @@ static void test_checkpoint(void)
     qvscsi_close(&f);
     qvscsi_free(&f);
     qxen_stop(x);
-    unlink(state);
 }
 
 static const QXenTestCase cases[] = {

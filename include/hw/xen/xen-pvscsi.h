@@ -65,6 +65,8 @@ struct XenPVSCSI {
     char *auto_iothread_id;
 
     XenPVSCSIDataPlane *dataplane;
+    /* The guest's control/shutdown (see xen_pvscsi_control_changed) */
+    struct qemu_xs_watch *control_watch;
     /* Local passthrough LUNs that block migration, and the blocker */
     char *blocked_luns;
     Error *migration_blocker;

@@ -12,8 +12,9 @@
 #   e2e.tape=V          tape LUN for the mt-st round trip
 #   e2e.hot=V           address dom0 hot-plugs
 #   e2e.hba=DEVID       the HBA dom0 removes at the end
-#   e2e.save=V          (HVM) after the reconnect, dom0 saves and restores
-#                       the domain, then hot-plugs V: check the LUNs after it
+#   e2e.save=OP@V,...   after the hotplug steps, dom0 runs each operation
+#                       OP (blocked, ckpt, migrate, save: see below), then
+#                       hot-plugs V: check the LUNs after it
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -171,6 +172,40 @@ if [ -n "$HOT" ]; then
     g HOTADD vdev=$HOT error=not-seen
   fi
 fi
+# save, checkpoint, migration, driven by dom0: for each OP@V of e2e.save
+# dom0 runs the operation (blocked: an xl save that QEMU refuses; ckpt: xl
+# save -c; migrate: xl migrate to localhost; save: xl save + xl restore)
+# and then hot-plugs V.  Once V is here: the data written before reads back
+# (h0's scsi-hd, h1's iSCSI and local passthrough disks), and new data
+# lands on h0's disk and on V.
+md1() { dd if="/dev/$1" bs=1M skip="$2" count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1; }
+if [ -n "$SAVE" ]; then
+  sv=$(echo "$DATA" | cut -d, -f1); sv=${sv%@*}     # h0's data LUN
+  k=0
+  for op in $(echo "$SAVE" | tr , ' '); do
+    o=${op%@*} V=${op#*@} k=$((k + 1))
+    g SAVEREADY-$o uptime=$(up)
+    sp() { a=$(hctl "$V"); [ -n "$a" ] && [ -n "$(devof "$a" block)" ]; }
+    if waitfor sp 300; then
+      rs a0 "hctl $sv"; rs b0 "devof $a0 block"; rs a "hctl $V"; rs b "devof $a block"
+      rs ai "hctl 1:0:3:0"; bi=$(devof "$ai" block); rs ap "hctl 1:0:0:0"; bp=$(devof "$ap" block)
+      rr=; ri=; rp=; ws=; rs2=; r0=
+      if [ -n "$b0" ] && [ -n "$b" ]; then
+        rr=$(md1 "$b0" 1)
+        [ -n "$bi" ] && ri=$(md1 "$bi" 1)
+        [ -n "$bp" ] && rp=$(md1 "$bp" 1)
+        dd if=/dev/urandom of=/tmp/sr bs=1M count=1 2>/dev/null
+        dd if=/tmp/sr of="/dev/$b0" bs=1M seek=$((24 + k)) oflag=direct 2>/dev/null
+        dd if=/tmp/sr of="/dev/$b" bs=1M seek=1 oflag=direct 2>/dev/null
+        ws=$(md5sum < /tmp/sr | cut -d' ' -f1)
+        r0=$(md1 "$b0" $((24 + k))); rs2=$(md1 "$b" 1)
+      fi
+      g RESTORED-$o vdev=$sv hctl0=$a0 reread=$rr iscsi=$ri pt=$rp hot=$V hctl=$a at=$((24 + k)) written=$ws readback0=$r0 readback=$rs2 luns=$(nluns) uptime=$(up)
+    else
+      g RESTORED-$o error=not-seen hot=$V luns=$(nluns) uptime=$(up)
+    fi
+  done
+fi
 if [ -n "$HBA" ]; then
   rs h "hostof $HBA"
   hgone() { [ ! -e "/sys/class/scsi_host/host$h" ] && [ ! -e "/sys/bus/xen/devices/vscsi-$HBA" ]; }
@@ -214,31 +249,6 @@ rs n nluns
 g RECONNECT rmmod=$r luns_left=$left luns=$n want=$before after=$(awk "BEGIN{print $(up) - $t}")s \
   vdev=$v reread=$rb head=$(md5sum < /tmp/pat0 | cut -d' ' -f1) written=$w readback=$rd
 inventory reconnect
-
-# save/restore: dom0 runs xl save and xl restore (the domain comes back
-# with a new domid and a new device model; xen-scsifront sets up a new
-# ring on resume), then hot-plugs $SAVE.  Once that LUN is here: the data
-# written before the save reads back, and new data lands.
-if [ -n "$SAVE" ]; then
-  sv=$(echo "$DATA" | cut -d, -f1); sv=${sv%@*}     # the LUN the reconnect step wrote
-  g SAVEREADY uptime=$(up)
-  sp() { a=$(hctl "$SAVE"); [ -n "$a" ] && [ -n "$(devof "$a" block)" ]; }
-  if waitfor sp 300; then
-    rs a0 "hctl $sv"; rs b0 "devof $a0 block"; rs a "hctl $SAVE"; rs b "devof $a block"
-    rr=; ws=; rs2=
-    if [ -n "$b0" ] && [ -n "$b" ]; then
-      rr=$(dd if="/dev/$b0" bs=1M skip=16 count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
-      dd if=/dev/urandom of=/tmp/sr bs=1M count=1 2>/dev/null
-      dd if=/tmp/sr of="/dev/$b0" bs=1M seek=24 oflag=direct 2>/dev/null
-      dd if=/tmp/sr of="/dev/$b" bs=1M seek=1 oflag=direct 2>/dev/null
-      ws=$(md5sum < /tmp/sr | cut -d' ' -f1)
-      rs2=$(dd if="/dev/$b" bs=1M skip=1 count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
-    fi
-    g RESTORED vdev=$sv hctl0=$a0 reread=$rr hot=$SAVE hctl=$a written=$ws readback=$rs2 luns=$(nluns) uptime=$(up)
-  else
-    g RESTORED error=not-seen hot=$SAVE luns=$(nluns) uptime=$(up)
-  fi
-fi
 
 g DONE uptime=$(up)
 sync
