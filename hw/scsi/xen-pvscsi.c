@@ -54,6 +54,7 @@ typedef struct XenPVSCSILun {
     unsigned int index;
     enum xenbus_state state;    /* what dev-<index>/state says */
     bool unplug_requested;      /* device_del: the guest must let go */
+    bool reoffered;             /* offered again after a resume (below) */
     char *pdev;                 /* dev-<index>/p-dev */
     /* From the standard INQUIRY data, read when the LUN was plugged */
     uint8_t peripheral_type;
@@ -639,6 +640,45 @@ static void xen_pvscsi_control_changed(void *opaque, const char *path)
     }
 }
 
+/*
+ * The frontend is Connected after we offered LUNs in state Initialised.
+ * Linux's xen-scsifront adds them on a first connect, writing Connected
+ * into its own vscsi-devs/dev-N/state for each one it added.  Reconnecting
+ * after a resume (xl restore, a migration) it adds none: it keeps the SCSI
+ * devices it had and only acknowledges again those we list as Connected.
+ * A LUN hot-plugged into the destination before the guest reconnected
+ * would never reach it; such a LUN, if the frontend did not acknowledge
+ * it, is offered once more through a reconfiguration (which adds it, and
+ * is harmless for a LUN the guest has).
+ */
+static void xen_pvscsi_luns_acknowledged(XenPVSCSI *s)
+{
+    BusChild *kid;
+
+    QTAILQ_FOREACH(kid, &s->bus.qbus.children, sibling) {
+        SCSIDevice *d = SCSI_DEVICE(kid->child);
+        XenPVSCSILun *lun = xen_pvscsi_lun(s, d);
+        g_autofree char *key = NULL;
+        unsigned int fe_state = XenbusStateUnknown;
+
+        if (!lun || lun->state != XenbusStateInitialised) {
+            continue;
+        }
+        key = g_strdup_printf("vscsi-devs/dev-%u/state", lun->index);
+        if (DEVICE(d)->hotplugged && !lun->reoffered &&
+            (xen_device_frontend_scanf(&s->xendev, key, "%u",
+                                       &fe_state) != 1 ||
+             fe_state != XenbusStateConnected)) {
+            trace_xen_pvscsi_lun_reoffer(s->devid, d->channel, d->id,
+                                         d->lun);
+            lun->reoffered = true;
+            xen_pvscsi_lun_set_state(s, d, XenbusStateInitialising);
+        } else {
+            xen_pvscsi_lun_set_state(s, d, XenbusStateConnected);
+        }
+    }
+}
+
 static void xen_pvscsi_pre_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
                                 Error **errp)
 {
@@ -771,8 +811,7 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
             backend_state == XenbusStateReconfigured) {
             if (frontend_state == XenbusStateConnected) {
                 /* The frontend added the LUNs we offered. */
-                xen_pvscsi_luns_advance(s, XenbusStateInitialised,
-                                        XenbusStateConnected);
+                xen_pvscsi_luns_acknowledged(s);
                 xen_device_backend_set_state(xendev, XenbusStateConnected);
                 /* Changes requested meanwhile */
                 xen_pvscsi_reconfigure(s);
@@ -796,8 +835,7 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
                                 XenbusStateInitialised);
         xen_device_backend_set_state(xendev, XenbusStateConnected);
         if (frontend_state == XenbusStateConnected) {
-            xen_pvscsi_luns_advance(s, XenbusStateInitialised,
-                                    XenbusStateConnected);
+            xen_pvscsi_luns_acknowledged(s);
             xen_pvscsi_reconfigure(s);
         }
         break;

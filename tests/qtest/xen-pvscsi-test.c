@@ -1318,6 +1318,42 @@ static void test_hotplug_before_connect(void)
     qxen_stop(x);
 }
 
+/*
+ * A LUN hot-plugged into a restored or migrated guest's new QEMU before the
+ * guest reconnects: Linux's frontend, reconnecting after its resume, adds
+ * no LUN at connect; the backend offers the one it did not acknowledge
+ * again, through a reconfiguration.  The LUNs from the command line, which
+ * the guest kept, are Connected without one.
+ */
+static void test_hotplug_after_resume(void)
+{
+    QXen *x = start_hotplug(false);
+    QVscsiFront f;
+    g_autofree char *be_state = NULL;
+    unsigned int added, removed;
+
+    qvscsi_init(&f, x, 0);
+    be_state = qvscsi_be_key(&f, "state");
+    qxs_wait_state(x, x->xs, be_state, 2);
+    add_lun(x, "hot0", 6);
+    g_assert_cmpint(lun_state(&f, 3), ==, 1);
+
+    qvscsi_connect_resumed(&f);
+    qvscsi_reconfigure(&f, &added, &removed);
+    g_assert_cmpuint(added, ==, 1);
+    g_assert_cmpuint(removed, ==, 0);
+    g_assert_cmpint(lun_state(&f, 3), ==, 4);
+    for (int n = 0; n < 3; n++) {
+        g_assert_cmpint(lun_state(&f, n), ==, 4);
+    }
+    clear_ua(&f, 0, 6, 0);
+    g_assert_cmphex(qvscsi_tur(&f, 0, 6, 0), ==, 0);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
 /* Several changes back to back: one reconfiguration at a time. */
 static void test_hotplug_several(void)
 {
@@ -2567,6 +2603,7 @@ static const QXenTestCase cases[] = {
     { "hotplug/idle", test_hotplug_idle },
     { "hotplug/remove-inflight", test_hotplug_remove_inflight },
     { "hotplug/before-connect", test_hotplug_before_connect },
+    { "hotplug/after-resume", test_hotplug_after_resume },
     { "hotplug/several", test_hotplug_several },
     { "hotplug/no-ack", test_hotplug_no_ack },
     { "query", test_query },

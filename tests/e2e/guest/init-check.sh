@@ -213,7 +213,10 @@ if [ -n "$HBA" ]; then
   ok=0; n=0
   for s in /sys/bus/scsi/devices/*:*:*:*; do
     [ -e "$s/type" ] || continue; n=$((n + 1))
-    sg_turs "/dev/$(devof "${s##*/}" scsi_generic)" >/dev/null 2>&1 && ok=$((ok + 1))
+    # twice: LUNs of a PV guest's new backend QEMU (after xl restore)
+    # report their power-on unit attention once
+    tu=/dev/$(devof "${s##*/}" scsi_generic)
+    { sg_turs "$tu" || sg_turs "$tu"; } >/dev/null 2>&1 && ok=$((ok + 1))
   done
   g HBADEL devid=$HBA host=$h gone=$x luns_left=$n turs_ok=$ok xenbus=$(ls /sys/bus/xen/devices | tr '\n' ,)
 fi

@@ -63,7 +63,17 @@ static void fe_write(QVscsiFront *f, const char *key, const char *val)
     qxs_write(f->x->xs, path, val);
 }
 
-void qvscsi_connect(QVscsiFront *f)
+static unsigned int for_each_dev(QVscsiFront *f, int state,
+                                 void (*fn)(QVscsiFront *, const char *));
+static void add_dev(QVscsiFront *f, const char *dev);
+
+/*
+ * As Linux's xen-scsifront: on the backend's Connected, add the LUNs it
+ * offers (state 3, acknowledged in our own vscsi-devs/dev-N/state), unless
+ * reconnecting after a resume (@resumed), when it keeps the LUNs it had
+ * and adds none.
+ */
+static void connect_common(QVscsiFront *f, bool resumed)
 {
     QXen *x = f->x;
     g_autofree char *state = qvscsi_be_key(f, "state");
@@ -78,8 +88,21 @@ void qvscsi_connect(QVscsiFront *f)
     fe_write(f, "event-channel", val);
     fe_write(f, "state", "3");
     qxs_wait_state(x, x->xs, state, 4);
+    if (!resumed) {
+        for_each_dev(f, 3, add_dev);
+    }
     fe_write(f, "state", "4");
     f->connected = true;
+}
+
+void qvscsi_connect(QVscsiFront *f)
+{
+    connect_common(f, false);
+}
+
+void qvscsi_connect_resumed(QVscsiFront *f)
+{
+    connect_common(f, true);
 }
 
 void qvscsi_wait_closed(QVscsiFront *f)

@@ -68,6 +68,8 @@ void qvscsi_free(QVscsiFront *f);
 char *qvscsi_be_key(QVscsiFront *f, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Initialised -> wait for backend Connected -> Connected */
 void qvscsi_connect(QVscsiFront *f);
+/* Linux's reconnect after a resume: it adds no LUN (see the .c) */
+void qvscsi_connect_resumed(QVscsiFront *f);
 /*
  * Closing -> wait for backend Closing -> Closed -> wait for Closed.
  * Commands still pending are forgotten (their grants revoked: the backend
