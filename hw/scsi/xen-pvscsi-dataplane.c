@@ -376,9 +376,32 @@ static void xen_pvscsi_reject(XenPVSCSIReq *req, int host, const char *why)
 /* ---------------------------------------------------------------------- */
 /* SCSI bus callbacks (in ctx)                                             */
 
+/*
+ * A failed request's host status: QEMU's SCSI_HOST_* values, or for
+ * passthrough the host byte Linux's SG_IO returned.  Both, and vscsiif's
+ * XEN_VSCSIIF_RSLT_HOST_*, use Linux's DID_* numbering; the names QEMU has
+ * are checked here.
+ */
+QEMU_BUILD_BUG_ON(SCSI_HOST_OK != XEN_VSCSIIF_RSLT_HOST_OK);
+QEMU_BUILD_BUG_ON(SCSI_HOST_NO_LUN != XEN_VSCSIIF_RSLT_HOST_NO_CONNECT);
+QEMU_BUILD_BUG_ON(SCSI_HOST_BUSY != XEN_VSCSIIF_RSLT_HOST_BUS_BUSY);
+QEMU_BUILD_BUG_ON(SCSI_HOST_TIME_OUT != XEN_VSCSIIF_RSLT_HOST_TIME_OUT);
+QEMU_BUILD_BUG_ON(SCSI_HOST_BAD_RESPONSE != XEN_VSCSIIF_RSLT_HOST_BAD_TARGET);
+QEMU_BUILD_BUG_ON(SCSI_HOST_ABORTED != XEN_VSCSIIF_RSLT_HOST_ABORT);
+QEMU_BUILD_BUG_ON(SCSI_HOST_ERROR != XEN_VSCSIIF_RSLT_HOST_ERROR);
+QEMU_BUILD_BUG_ON(SCSI_HOST_RESET != XEN_VSCSIIF_RSLT_HOST_RESET);
+QEMU_BUILD_BUG_ON(SCSI_HOST_TRANSPORT_DISRUPTED !=
+                  XEN_VSCSIIF_RSLT_HOST_TRANSPORT_DISRUPTED);
+QEMU_BUILD_BUG_ON(SCSI_HOST_TARGET_FAILURE !=
+                  XEN_VSCSIIF_RSLT_HOST_TARGET_FAILURE);
+QEMU_BUILD_BUG_ON(SCSI_HOST_RESERVATION_ERROR !=
+                  XEN_VSCSIIF_RSLT_HOST_NEXUS_FAILURE);
+QEMU_BUILD_BUG_ON(SCSI_HOST_ALLOCATION_FAILURE !=
+                  XEN_VSCSIIF_RSLT_HOST_ALLOC_FAILURE);
+QEMU_BUILD_BUG_ON(SCSI_HOST_MEDIUM_ERROR != XEN_VSCSIIF_RSLT_HOST_MEDIUM_ERROR);
+
 static int xen_pvscsi_host_status(int host_status)
 {
-    /* SCSI_HOST_* uses the numbering of XEN_VSCSIIF_RSLT_HOST_* */
     if (host_status < 0 || host_status > XEN_VSCSIIF_RSLT_HOST_LAST) {
         return XEN_VSCSIIF_RSLT_HOST_ERROR;
     }

@@ -617,23 +617,23 @@ static void xen_pvscsi_set_migrate_passthrough(Object *obj, bool value,
  * Suspend: Linux's xen-scsifront pauses its host when the guest suspends
  * (no new commands) and unpauses it only when it sees the backend enter
  * Connected after the resume.  A suspend that is cancelled (xl save -c, a
- * checkpoint; a failed migration, after which the domain runs on here)
- * resumes nothing, so the host would stay paused and every later command
- * and hot-plug would hang.  So the backend writes its Connected state
- * again when the toolstack asks the guest to suspend (control/shutdown
- * "suspend", for PV and HVM guests alike).  The guest handles that request
- * in its xenstore watch thread, and suspends there, so it sees the new
- * state only after the suspend: on the resume after a cancelled one.  A
- * guest restored elsewhere has a new backend and ignores it.
+ * checkpoint; a refused save or a failed migration, after which the domain
+ * runs on here) resumes nothing, so the host would stay paused and every
+ * later command and hot-plug would hang.  So the backend writes its
+ * Connected state again whenever the guest's control/shutdown changes:
+ * the toolstack's "suspend" request and the guest's acknowledgement (by
+ * the time this runs the node may already hold the latter, so its value
+ * is not looked at; for other requests it is a harmless repetition).  The
+ * guest handles the request, and suspends, in its xenstore watch thread,
+ * so it sees the new state only after its suspend: on the resume after a
+ * cancelled one.  A guest restored elsewhere has a new backend and
+ * ignores it.
  */
 static void xen_pvscsi_control_changed(void *opaque, const char *path)
 {
     XenPVSCSI *s = opaque;
-    g_autofree char *cmd = xs_node_read(s->xendev.xsh, XBT_NULL, NULL, NULL,
-                                        "%s", path);
 
-    if (cmd && !strcmp(cmd, "suspend") &&
-        xen_device_backend_get_state(&s->xendev) == XenbusStateConnected) {
+    if (xen_device_backend_get_state(&s->xendev) == XenbusStateConnected) {
         trace_xen_pvscsi_suspend(s->devid);
         xen_device_backend_printf(&s->xendev, "state", "%u",
                                   XenbusStateConnected);

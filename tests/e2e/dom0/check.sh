@@ -132,7 +132,9 @@ ARGS+=(-blockdev "driver=host_device,node-name=sdb,filename=$SDB"
        -device scsi-generic,id=l1040,bus=h1.0,channel=0,scsi-id=4,lun=0,drive=it)
 # the xenbus handshake in QEMU's log (reconnect diagnostics)
 ARGS+=(-trace enable=xen_pvscsi_frontend_changed -trace enable=xen_pvscsi_connect
-       -trace enable=xen_pvscsi_disconnect -trace enable=xen_device_backend_state)
+       -trace enable=xen_pvscsi_disconnect -trace enable=xen_device_backend_state
+       -trace enable=xen_pvscsi_suspend -trace enable=xen_pvscsi_lun_reoffer
+       -trace enable=xen_pvscsi_reconfigure -trace enable=xen_pvscsi_migration_blocker)
 # vdev:type:what
 EXPECT="0:0:0:0:0:d0 0:0:0:3:0:d1 0:0:5:0:0:d2 0:1:2:3:0:d3 1:0:0:0:0:sdb 1:0:1:0:0:sdg 1:0:3:0:0:id 1:0:4:0:1:it"
 NLUNS=8
@@ -456,7 +458,7 @@ run_guest() { # pv|hvm
   fi
   echo "E2E-INFO: ---- $K QEMU log (xenbus states of devid 0 and other messages)"
   { cat /tmp/$name-qemu.log /var/log/xen/qemu-dm-$name.log 2>/dev/null; } |
-    grep -v -E 'host 1:|name: 1 ->' | tail -40 | sed 's/^/E2E-INFO:   /'
+    grep -v -E 'host 1:|name: 1 ->' | tail -80 | sed 's/^/E2E-INFO:   /'
   judge "$K" "$G" "$conn" "$hadd" "$hpsnap" "$hdel" "$hq" "$bdel" "$bq" "$qalive"
 }
 

@@ -186,7 +186,7 @@ if [ -n "$SAVE" ]; then
     o=${op%@*} V=${op#*@} k=$((k + 1))
     g SAVEREADY-$o uptime=$(up)
     sp() { a=$(hctl "$V"); [ -n "$a" ] && [ -n "$(devof "$a" block)" ]; }
-    if waitfor sp 300; then
+    if waitfor sp 150; then
       rs a0 "hctl $sv"; rs b0 "devof $a0 block"; rs a "hctl $V"; rs b "devof $a block"
       rs ai "hctl 1:0:3:0"; bi=$(devof "$ai" block); rs ap "hctl 1:0:0:0"; bp=$(devof "$ap" block)
       rr=; ri=; rp=; ws=; rs2=; r0=
@@ -203,6 +203,7 @@ if [ -n "$SAVE" ]; then
       g RESTORED-$o vdev=$sv hctl0=$a0 reread=$rr iscsi=$ri pt=$rp hot=$V hctl=$a at=$((24 + k)) written=$ws readback0=$r0 readback=$rs2 luns=$(nluns) uptime=$(up)
     else
       g RESTORED-$o error=not-seen hot=$V luns=$(nluns) uptime=$(up)
+      dmesg | grep -iE 'scsifront|vscsi|xenbus|suspend|scsi ' | tail -8 | while read -r x; do g INFO "dmesg: $x"; done
     fi
   done
 fi
