@@ -295,6 +295,13 @@ save_op() { # OP VDEV N
   rm -f $W/$name.save
   indent $log
   D2=$(xl domid $name 2>/dev/null)
+  # xl migrate-receive creates the domain as NAME--incoming, and
+  # xenconsoled names its log after that: the guest's lines go on there
+  if [ $op = migrate ] && [ -f /var/log/xen/console/guest-$name--incoming.log ] &&
+     [ "$cl" != /var/log/xen/console/guest-$name--incoming.log ]; then
+    cl=/var/log/xen/console/guest-$name--incoming.log n=0 CLS+=($cl)
+    info "$K: migrate: the guest's console log is now ${cl##*/}"
+  fi
   if [ $K = pv ]; then
     [ -n "$D2" ] && [ "$D2" != "$D" ] && { start_pv_qemu $D2; xl unpause $name; }
     q=$QPID; kill -0 $q 2>/dev/null || q=
@@ -321,7 +328,9 @@ run_guest() { # pv|hvm
   local -A SRES=(); local -a HOTARGS=()
   eval "SAVEOPS=\$SAVEOPS_$K"
   cl=/var/log/xen/console/guest-$name.log
-  rm -f $cl /var/log/xen/qemu-dm-$name.log
+  rm -f $cl /var/log/xen/console/guest-$name--incoming.log /var/log/xen/qemu-dm-$name.log \
+        /var/log/xen/qemu-dm-$name--incoming.log
+  local -a CLS=($cl)
   info "===== $K guest ====="
   write_cfg /tmp/$name.cfg
   t0=$(date +%s.%N)
@@ -444,9 +453,9 @@ run_guest() { # pv|hvm
     python3 $P/qmp.py $QMPS quit > /dev/null 2>&1; sleep 1; kill $QPID 2>/dev/null; wait $QPID 2>/dev/null
   fi
   for i in $(seq 1 20); do [ -n "$QPID" ] && kill -0 $QPID 2>/dev/null || break; sleep 0.5; done
-  local G; G=$(tr -d '\r' < $cl | grep -a '^E2E-G ')
+  local G; G=$(cat "${CLS[@]}" 2>/dev/null | tr -d '\r' | grep -a '^E2E-G ')
   if ! echo "$G" | grep -q '^E2E-G DONE'; then
-    echo "E2E-INFO: ---- $K guest console (tail)"; tr -d '\r' < $cl | tail -60 | sed 's/^/E2E-INFO:   /'
+    echo "E2E-INFO: ---- $K guest console (tail)"; cat "${CLS[@]}" 2>/dev/null | tr -d '\r' | tail -60 | sed 's/^/E2E-INFO:   /'
     [ $K = hvm ] && { tr -d '\r' < /var/log/xen/$name-serial.log | tail -$SERTAIL | sed 's/^/E2E-INFO:   serial| /'; }
     # a process killed by a signal leaves a line in the kernel's log
     # (below the console's loglevel): our QEMU's silent death shows there
@@ -457,7 +466,7 @@ run_guest() { # pv|hvm
     tail -20 /var/log/xen/xl-$name.log 2>/dev/null | sed 's/^/E2E-INFO:   /'
   fi
   echo "E2E-INFO: ---- $K QEMU log (xenbus states of devid 0 and other messages)"
-  { cat /tmp/$name-qemu.log /var/log/xen/qemu-dm-$name.log 2>/dev/null; } |
+  { cat /tmp/$name-qemu.log /var/log/xen/qemu-dm-$name.log /var/log/xen/qemu-dm-$name--incoming.log 2>/dev/null; } |
     grep -v -E 'host 1:|name: 1 ->' | tail -80 | sed 's/^/E2E-INFO:   /'
   judge "$K" "$G" "$conn" "$hadd" "$hpsnap" "$hdel" "$hq" "$bdel" "$bq" "$qalive"
 }
