@@ -294,7 +294,8 @@ save_op() { # OP VDEV N
   esac
   rm -f $W/$name.save
   indent $log
-  D2=$(xl domid $name 2>/dev/null)
+  # (one xl call can fail transiently under nested TCG: a few tries)
+  for i in 1 2 3 4 5; do D2=$(xl domid $name 2>/dev/null) && [ -n "$D2" ] && break; sleep 1; done
   # xl migrate-receive creates the domain as NAME--incoming, and
   # xenconsoled names its log after that: the guest's lines go on there
   if [ $op = migrate ] && [ -f /var/log/xen/console/guest-$name--incoming.log ] &&
