@@ -296,12 +296,17 @@ save_op() { # OP VDEV N
   indent $log
   # (one xl call can fail transiently under nested TCG: a few tries)
   for i in 1 2 3 4 5; do D2=$(xl domid $name 2>/dev/null) && [ -n "$D2" ] && break; sleep 1; done
-  # xl migrate-receive creates the domain as NAME--incoming, and
-  # xenconsoled names its log after that: the guest's lines go on there
-  if [ $op = migrate ] && [ -f /var/log/xen/console/guest-$name--incoming.log ] &&
-     [ "$cl" != /var/log/xen/console/guest-$name--incoming.log ]; then
-    cl=/var/log/xen/console/guest-$name--incoming.log n=0 CLS+=($cl)
-    info "$K: migrate: the guest's console log is now ${cl##*/}"
+  # xenconsoled names a domain's console log after its name when it first
+  # sees it: xl migrate-receive creates the domain as NAME--incoming, a
+  # restore as NAME (appending to that log).  Follow the guest's lines
+  # there, from where this loop left that file.
+  local nl=/var/log/xen/console/guest-$name.log
+  [ $op = migrate ] && [ -f /var/log/xen/console/guest-$name--incoming.log ] &&
+    nl=/var/log/xen/console/guest-$name--incoming.log
+  if [ -n "$D2" ] && [ "$D2" != "$D" ] && [ "$nl" != "$cl" ]; then
+    CLPOS[$cl]=$n; cl=$nl; n=${CLPOS[$nl]:-0}
+    [[ " ${CLS[*]} " == *" $cl "* ]] || CLS+=($cl)
+    info "$K: $op: the guest's console log is now ${cl##*/}"
   fi
   if [ $K = pv ]; then
     [ -n "$D2" ] && [ "$D2" != "$D" ] && { start_pv_qemu $D2; xl unpause $name; }
@@ -331,7 +336,7 @@ run_guest() { # pv|hvm
   cl=/var/log/xen/console/guest-$name.log
   rm -f $cl /var/log/xen/console/guest-$name--incoming.log /var/log/xen/qemu-dm-$name.log \
         /var/log/xen/qemu-dm-$name--incoming.log
-  local -a CLS=($cl)
+  local -a CLS=($cl); local -A CLPOS=()
   info "===== $K guest ====="
   write_cfg /tmp/$name.cfg
   t0=$(date +%s.%N)
