@@ -536,42 +536,37 @@ static char *xen_pvscsi_lun_local_device(SCSIDevice *d)
  * a LUN comes (@adding, not on the bus yet) or goes (@removing, still on
  * it) and when the property changes.
  */
+/* Append @d to @luns if it is a local passthrough LUN */
+static void xen_pvscsi_describe_local(XenPVSCSI *s, SCSIDevice *d,
+                                      GString *luns)
+{
+    g_autofree char *file = xen_pvscsi_lun_local_device(d);
+
+    if (file) {
+        g_string_append_printf(luns, "%s%u:%u:%u:%u (%s on %s)",
+                               luns->len ? ", " : "", s->devid, d->channel,
+                               d->id, d->lun, object_get_typename(OBJECT(d)),
+                               file);
+    }
+}
+
 static bool xen_pvscsi_update_blocker(XenPVSCSI *s, SCSIDevice *adding,
                                       SCSIDevice *removing, Error **errp)
 {
     g_autoptr(GString) luns = g_string_new("");
-    g_autofree char *first = NULL;
     Error *blocker = NULL;
     BusChild *kid;
 
     if (!s->migrate_passthrough) {
         QTAILQ_FOREACH(kid, &s->bus.qbus.children, sibling) {
             SCSIDevice *d = SCSI_DEVICE(kid->child);
-            g_autofree char *file = NULL;
 
-            if (d == removing || d == adding) {
-                continue;
+            if (d != removing && d != adding) {
+                xen_pvscsi_describe_local(s, d, luns);
             }
-            file = xen_pvscsi_lun_local_device(d);
-            if (!file) {
-                continue;
-            }
-            g_string_append_printf(luns, "%s%u:%u:%u:%u (%s on %s)",
-                                   luns->len ? ", " : "", s->devid,
-                                   d->channel, d->id, d->lun,
-                                   object_get_typename(OBJECT(d)), file);
         }
         if (adding) {
-            g_autofree char *file = xen_pvscsi_lun_local_device(adding);
-
-            if (file) {
-                g_string_append_printf(luns, "%s%u:%u:%u:%u (%s on %s)",
-                                       luns->len ? ", " : "", s->devid,
-                                       adding->channel, adding->id,
-                                       adding->lun,
-                                       object_get_typename(OBJECT(adding)),
-                                       file);
-            }
+            xen_pvscsi_describe_local(s, adding, luns);
         }
     }
     if (!g_strcmp0(s->blocked_luns, luns->str) ||

@@ -2290,16 +2290,6 @@ static void test_toolstack_hotplug(void)
  * QEMU's ring is a new one, which carries only its own answers, and the
  * data of every write is on the disks.
  */
-/*
- * The migration settings of QEMU under Xen: its accelerator's
- * (xen_accel_class_init) and its xenfv machines' (suppress-vmdesc)
- */
-#define XEN_MIGRATION_GLOBALS \
-    " -global migration.store-global-state=off" \
-    " -global migration.send-configuration=off" \
-    " -global migration.send-section-footer=off" \
-    " -machine suppress-vmdesc=on"
-
 static void test_save_restore_other_domid(void)
 {
     g_autofree char *state = NULL;
@@ -2314,11 +2304,8 @@ static void test_save_restore_other_domid(void)
     QDict *rsp;
     QXen *x;
     int32_t rslt;
-    int fd;
 
-    fd = g_file_open_tmp("xen-pvscsi-XXXXXX.state", &state, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
+    state = qxen_state_file();
     for (size_t i = 0; i < 64 * KiB; i++) {
         w1[i] = i * 13 + 1;
     }
@@ -2328,7 +2315,7 @@ static void test_save_restore_other_domid(void)
     }
 
     /* Domain 1: a write that completes, two left in flight */
-    x = start_dom(DOMID, true, true, XEN_MIGRATION_GLOBALS);
+    x = start_dom(DOMID, true, true, QXEN_MIGRATION_GLOBALS);
     connect_throttled(x, &f);
     rw10(&f, 2, 3, true, 40, w1, 64 * KiB, true, &rslt);
     g_assert_cmphex(rslt, ==, 0);
@@ -2344,11 +2331,7 @@ static void test_save_restore_other_domid(void)
     assert_no_response(x, &f);
 
     /* What libxl does: stop, then save the device state */
-    rsp = qtest_qmp(x->qts, "{'execute': 'stop'}");
-    g_assert_true(qdict_haskey(rsp, "return"));
-    qobject_unref(rsp);
-    rsp = qtest_qmp(x->qts, "{'execute': 'xen-save-devices-state', "
-                    "'arguments': {'filename': %s, 'live': false}}", state);
+    rsp = qxen_save_devices_state(x, state);
     g_assert_true(qdict_haskey(rsp, "return"));
     qobject_unref(rsp);
     qvscsi_cmd_wait(&f, &c2);
@@ -2368,22 +2351,9 @@ static void test_save_restore_other_domid(void)
      * state alone), and runs.
      */
     incoming = g_strdup_printf("%s -incoming file:%s",
-                               XEN_MIGRATION_GLOBALS, state);
+                               QXEN_MIGRATION_GLOBALS, state);
     x = start_dom(DOMID + 1, false, false, incoming);
-    for (int i = 0; ; i++) {
-        const char *st;
-
-        rsp = qtest_qmp(x->qts, "{'execute': 'query-status'}");
-        st = qdict_get_str(qdict_get_qdict(rsp, "return"), "status");
-        if (!strcmp(st, "running")) {
-            qobject_unref(rsp);
-            break;
-        }
-        g_assert_cmpstr(st, ==, "inmigrate");
-        g_assert_cmpint(i, <, QXEN_TIMEOUT_MS / 10);
-        qobject_unref(rsp);
-        g_usleep(10 * 1000);
-    }
+    qxen_wait_incoming(x);
 
     qvscsi_init(&f, x, 0);
     qvscsi_connect(&f);
@@ -2426,7 +2396,7 @@ static void test_save_blocked(void)
     g_autofree char *state = NULL;
     g_autofree char *extra = g_strdup_printf(
         "%s -object memory-backend-ram,id=shm,size=1M,share=on"
-        " -device ivshmem-plain,memdev=shm", XEN_MIGRATION_GLOBALS);
+        " -device ivshmem-plain,memdev=shm", QXEN_MIGRATION_GLOBALS);
     g_autofree uint8_t *w = g_malloc(8 * KiB);
     g_autofree uint8_t *r = g_malloc(8 * KiB);
     uint8_t cdb[10] = { 0x2a };
@@ -2436,11 +2406,8 @@ static void test_save_blocked(void)
     QDict *rsp;
     QXen *x;
     int32_t rslt;
-    int fd;
 
-    fd = g_file_open_tmp("xen-pvscsi-XXXXXX.state", &state, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
+    state = qxen_state_file();
     for (size_t i = 0; i < 8 * KiB; i++) {
         w[i] = i * 7 + 3;
     }
@@ -2453,11 +2420,7 @@ static void test_save_blocked(void)
     qvscsi_push(&f);
     g_assert_true(qxen_ring_wait_consumed(x, &f.ring, QXEN_TIMEOUT_MS));
 
-    rsp = qtest_qmp(x->qts, "{'execute': 'stop'}");
-    g_assert_true(qdict_haskey(rsp, "return"));
-    qobject_unref(rsp);
-    rsp = qtest_qmp(x->qts, "{'execute': 'xen-save-devices-state', "
-                    "'arguments': {'filename': %s, 'live': false}}", state);
+    rsp = qxen_save_devices_state(x, state);
     g_assert_true(qdict_haskey(rsp, "error"));
     g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
                                           "desc"), "ivshmem"));

@@ -275,13 +275,6 @@ static void test_hotplug(void)
 /* ---------------------------------------------------------------------- */
 /* A destination's arguments: "args" from a running QEMU                   */
 
-/* The migration settings of QEMU under Xen (see xen-pvscsi-test.c) */
-#define XEN_MIGRATION_GLOBALS \
-    "-global migration.store-global-state=off " \
-    "-global migration.send-configuration=off " \
-    "-global migration.send-section-footer=off " \
-    "-machine suppress-vmdesc=on "
-
 static void read10(QVscsiFront *f, int id, int lun, uint32_t lba,
                    uint8_t *buf, size_t len)
 {
@@ -335,7 +328,7 @@ static void test_migrate_args(void)
     }
     g_assert_true(g_file_set_contents(img0, (char *)a, 64 * 1024, NULL));
     g_assert_true(g_file_set_contents(img1, (char *)b, 64 * 1024, NULL));
-    x = qxen_start(DOMID, XEN_MIGRATION_GLOBALS
+    x = qxen_start(DOMID, QXEN_MIGRATION_GLOBALS
                    "-qmp unix:%s,server=on,wait=off "
                    "-blockdev driver=file,node-name=f0,filename=%s "
                    "-blockdev driver=raw,node-name=d0,file=f0 "
@@ -368,10 +361,7 @@ static void test_migrate_args(void)
     g_assert_nonnull(strstr(s->str, img1));
 
     /* xl save: stop, save the device state; the source goes away */
-    rsp = qtest_qmp(x->qts, "{'execute': 'stop'}");
-    qobject_unref(rsp);
-    rsp = qtest_qmp(x->qts, "{'execute': 'xen-save-devices-state', "
-                    "'arguments': {'filename': %s, 'live': false}}", state);
+    rsp = qxen_save_devices_state(x, state);
     g_assert_true(qdict_haskey(rsp, "return"));
     qobject_unref(rsp);
     qvscsi_free(&f);
@@ -379,22 +369,9 @@ static void test_migrate_args(void)
 
     /* The destination, for the restored domain: exactly the tool's output */
     incoming = g_strdup_printf("-incoming file:%s", state);
-    x = qxen_start(DOMID + 1, XEN_MIGRATION_GLOBALS "%s %s", s->str,
+    x = qxen_start(DOMID + 1, QXEN_MIGRATION_GLOBALS "%s %s", s->str,
                    incoming);
-    for (int i = 0; ; i++) {
-        const char *st;
-
-        rsp = qtest_qmp(x->qts, "{'execute': 'query-status'}");
-        st = qdict_get_str(qdict_get_qdict(rsp, "return"), "status");
-        if (!strcmp(st, "running")) {
-            qobject_unref(rsp);
-            break;
-        }
-        g_assert_cmpstr(st, ==, "inmigrate");
-        g_assert_cmpint(i, <, QXEN_TIMEOUT_MS / 10);
-        qobject_unref(rsp);
-        g_usleep(10 * 1000);
-    }
+    qxen_wait_incoming(x);
     rsp = qtest_qmp(x->qts, "{'execute': 'query-xen-pvscsi'}");
     h = qobject_to(QDict, qlist_peek(qdict_get_qlist(rsp, "return")));
     g_assert_cmpint(qdict_get_int(h, "request-timeout"), ==, 7);

@@ -35,6 +35,44 @@ struct xs_handle *qxen_xs_open(QXen *x, bool priv)
     return xs_connect(priv ? x->xs_priv_path : x->xs_path);
 }
 
+char *qxen_state_file(void)
+{
+    char *name = NULL;
+    int fd = g_file_open_tmp("xen-pvscsi-XXXXXX.state", &name, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    return name;
+}
+
+QDict *qxen_save_devices_state(QXen *x, const char *file)
+{
+    QDict *rsp = qtest_qmp(x->qts, "{'execute': 'stop'}");
+
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    return qtest_qmp(x->qts, "{'execute': 'xen-save-devices-state', "
+                     "'arguments': {'filename': %s, 'live': false}}", file);
+}
+
+void qxen_wait_incoming(QXen *x)
+{
+    for (int i = 0; ; i++) {
+        QDict *rsp = qtest_qmp(x->qts, "{'execute': 'query-status'}");
+        const char *st = qdict_get_str(qdict_get_qdict(rsp, "return"),
+                                       "status");
+
+        if (!strcmp(st, "running")) {
+            qobject_unref(rsp);
+            return;
+        }
+        g_assert_cmpstr(st, ==, "inmigrate");
+        qobject_unref(rsp);
+        g_assert_cmpint(i, <, QXEN_TIMEOUT_MS / 10);
+        g_usleep(10 * 1000);
+    }
+}
+
 QXen *qxen_start(unsigned int domid, const char *extra_fmt, ...)
 {
     QXen *x = g_new0(QXen, 1);

@@ -17,6 +17,7 @@
 
 #include <xenstore.h>
 #include "../libqtest.h"
+#include "qobject/qdict.h"
 #include "libqos-malloc.h"
 
 #define QXEN_PAGE_SIZE          4096
@@ -65,6 +66,23 @@ typedef struct QXen {
 QXen *qxen_start(unsigned int domid, const char *extra_fmt, ...)
     G_GNUC_PRINTF(2, 3);
 void qxen_stop(QXen *x);
+
+/*
+ * Save and restore as libxl does it.  QXEN_MIGRATION_GLOBALS are the
+ * migration settings of QEMU under Xen (xen_accel_class_init's globals and
+ * the xenfv machines' suppress-vmdesc), for both sides.
+ */
+#define QXEN_MIGRATION_GLOBALS \
+    " -global migration.store-global-state=off" \
+    " -global migration.send-configuration=off" \
+    " -global migration.send-section-footer=off" \
+    " -machine suppress-vmdesc=on "
+/* An empty temporary file for a device state; the caller frees the name */
+char *qxen_state_file(void);
+/* QMP stop, then xen-save-devices-state into @file: its response */
+QDict *qxen_save_devices_state(QXen *x, const char *file);
+/* Wait for a QEMU started with -incoming to load its state and run */
+void qxen_wait_incoming(QXen *x);
 
 /*
  * Case watchdog.  A case that hangs (QEMU stuck in a drain, a target that
