@@ -529,13 +529,6 @@ static char *xen_pvscsi_lun_local_device(SCSIDevice *d)
     return NULL;
 }
 
-/*
- * While the host has such LUNs, a migration blocker names them (it also
- * stops xl save: patches/0005), unless migrate-passthrough says the
- * destination has the same devices under the same names.  Recomputed when
- * a LUN comes (@adding, not on the bus yet) or goes (@removing, still on
- * it) and when the property changes.
- */
 /* Append @d to @luns if it is a local passthrough LUN */
 static void xen_pvscsi_describe_local(XenPVSCSI *s, SCSIDevice *d,
                                       GString *luns)
@@ -550,6 +543,13 @@ static void xen_pvscsi_describe_local(XenPVSCSI *s, SCSIDevice *d,
     }
 }
 
+/*
+ * While the host has such LUNs, a migration blocker names them (it also
+ * stops xl save: patches/0005), unless migrate-passthrough says the
+ * destination has the same devices under the same names.  Recomputed when
+ * a LUN comes (@adding, not on the bus yet) or goes (@removing, still on
+ * it) and when the property changes.
+ */
 static bool xen_pvscsi_update_blocker(XenPVSCSI *s, SCSIDevice *adding,
                                       SCSIDevice *removing, Error **errp)
 {
