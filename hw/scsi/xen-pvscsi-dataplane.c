@@ -29,6 +29,7 @@
 #include "qapi/error.h"
 #include "block/aio-wait.h"
 #include "hw/xen/xen-bus-helper.h"
+#include "hw/xen/xen_backend_ops.h"
 #include "hw/xen/interface/io/vscsiif.h"
 #include "hw/xen/xen-pvscsi.h"
 #include "scsi/constants.h"
@@ -59,6 +60,15 @@ struct XenPVSCSIReq {
     bool host_iov;
     vscsiif_segment_t *ind_segs;    /* indirect descriptors (pooled) */
     uint32_t ind_cap;
+    /*
+     * Or, for a transfer of at least grant-map-threshold bytes, the guest's
+     * pages themselves, mapped for the request's life (one call each way)
+     */
+    void *map;
+    uint32_t map_nr;
+    uint32_t *map_refs;             /* pooled, map_cap entries */
+    struct iovec *map_iov;          /* pooled, map_cap entries */
+    uint32_t map_cap;
     int32_t cancel_rslt;        /* response if the SCSI layer cancels it */
     int64_t start_ns;           /* QEMU_CLOCK_REALTIME, when read */
     bool orphan;                /* answered or its ring gone: answer nothing */
@@ -83,6 +93,7 @@ struct XenPVSCSIDataPlane {
     unsigned int devid;
     unsigned int max_sg_grant;
     int64_t timeout_ns;         /* request-timeout, 0: none */
+    uint64_t map_threshold;     /* map transfers this large, 0: never */
     IOThread *iothread;
     AioContext *ctx;
 
@@ -196,6 +207,9 @@ static XenPVSCSIReq *xen_pvscsi_req_new(XenPVSCSIDataPlane *dp)
         size_t buf_size = req->buf_size;
         vscsiif_segment_t *ind_segs = req->ind_segs;
         uint32_t ind_cap = req->ind_cap;
+        uint32_t *map_refs = req->map_refs;
+        struct iovec *map_iov = req->map_iov;
+        uint32_t map_cap = req->map_cap;
 
         QSLIST_REMOVE_HEAD(&dp->pool, free_next);
         dp->pool_size--;
@@ -204,6 +218,9 @@ static XenPVSCSIReq *xen_pvscsi_req_new(XenPVSCSIDataPlane *dp)
         req->buf_size = buf_size;
         req->ind_segs = ind_segs;
         req->ind_cap = ind_cap;
+        req->map_refs = map_refs;
+        req->map_iov = map_iov;
+        req->map_cap = map_cap;
     } else {
         req = g_new0(XenPVSCSIReq, 1);
     }
@@ -215,6 +232,8 @@ static void xen_pvscsi_req_destroy(XenPVSCSIReq *req)
 {
     qemu_vfree(req->buf);
     g_free(req->ind_segs);
+    g_free(req->map_refs);
+    g_free(req->map_iov);
     g_free(req);
 }
 
@@ -300,6 +319,72 @@ static bool xen_pvscsi_copy_data(XenPVSCSIReq *req, bool to_domain,
     return true;
 }
 
+/*
+ * Map the guest's pages that hold the first @len bytes of its buffer, for
+ * the SCSI device to move the data in place: one grant-map call, undone
+ * (one unmap call) when the request ends, before its response.
+ */
+static bool xen_pvscsi_map_data(XenPVSCSIReq *req, bool to_domain,
+                                uint64_t len)
+{
+    XenPVSCSIDataPlane *dp = req->dp;
+    uint64_t left = len;
+    uint32_t n = 0;
+    Error *local_err = NULL;
+
+    while (left) {
+        assert(n < req->nr_segs);
+        left -= MIN(left, req->segs[n].length);
+        n++;
+    }
+    if (n > req->map_cap) {
+        req->map_cap = n;
+        req->map_refs = g_renew(uint32_t, req->map_refs, n);
+        req->map_iov = g_renew(struct iovec, req->map_iov, n);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        req->map_refs[i] = req->segs[i].gref;
+    }
+    req->map = xen_device_map_grant_refs(dp->xendev, req->map_refs, n,
+                                         to_domain ? PROT_WRITE : PROT_READ,
+                                         &local_err);
+    if (!req->map) {
+        qemu_log_mask(LOG_GUEST_ERROR, "xen-pvscsi %u: request %u: %s\n",
+                      dp->devid, req->rq.rqid, error_get_pretty(local_err));
+        error_free(local_err);
+        return false;
+    }
+    req->map_nr = n;
+    left = len;
+    for (uint32_t i = 0; i < n; i++) {
+        vscsiif_segment_t *seg = &req->segs[i];
+
+        req->map_iov[i].iov_base = (uint8_t *)req->map +
+                                   (size_t)i * XEN_PAGE_SIZE + seg->offset;
+        req->map_iov[i].iov_len = MIN(left, seg->length);
+        left -= req->map_iov[i].iov_len;
+    }
+    qemu_iovec_init_external(&req->qiov, req->map_iov, n);
+    trace_xen_pvscsi_map(dp->devid, req->rq.rqid, n, to_domain);
+    return true;
+}
+
+static void xen_pvscsi_unmap_data(XenPVSCSIReq *req)
+{
+    Error *local_err = NULL;
+
+    if (!req->map) {
+        return;
+    }
+    xen_device_unmap_grant_refs(req->dp->xendev, req->map, req->map_refs,
+                                req->map_nr, &local_err);
+    if (local_err) {
+        /* libxengnttab has let go of the mapping all the same */
+        error_report_err(local_err);
+    }
+    req->map = NULL;
+}
+
 static void xen_pvscsi_start_resets(XenPVSCSIDataPlane *dp);
 
 /* A ring slot was freed: requests may be waiting for one. */
@@ -338,6 +423,8 @@ static void xen_pvscsi_req_done(XenPVSCSIReq *req, int32_t rslt,
     XenPVSCSIDataPlane *dp = req->dp;
     bool had_sreq = req->sreq != NULL;
 
+    /* The SCSI layer is done with the data: nothing of it stays mapped. */
+    xen_pvscsi_unmap_data(req);
     if (req->orphan) {
         QTAILQ_REMOVE(&dp->orphans, req, next);
         dp->nr_orphans--;
@@ -461,7 +548,8 @@ void xen_pvscsi_complete(SCSIRequest *sreq, size_t resid)
     if (req->host_iov) {
         /* What the device moved; data from it goes to the guest now. */
         req->done = sreq->cmd.xfer - MIN(resid, sreq->cmd.xfer);
-        if (sreq->cmd.mode == SCSI_XFER_FROM_DEV && !req->orphan) {
+        if (sreq->cmd.mode == SCSI_XFER_FROM_DEV && !req->orphan &&
+            !req->map) {
             trace_xen_pvscsi_transfer(req->dp->devid, req->rq.rqid,
                                       req->done, true);
             if (!xen_pvscsi_copy_data(req, true, req->buf, 0, req->done)) {
@@ -675,8 +763,20 @@ static void xen_pvscsi_do_cdb(XenPVSCSIReq *req, SCSIDevice *d)
      * The whole transfer goes through one buffer of ours, handed to the
      * SCSI device as its host I/O vector: data to the device is copied in
      * from the guest now, data from it out to the guest at completion.
+     * From grant-map-threshold up, the buffer is the guest's own pages,
+     * mapped now and unmapped when the request ends.
      */
-    if (sreq->cmd.mode != SCSI_XFER_NONE && sreq->cmd.xfer) {
+    if (sreq->cmd.mode != SCSI_XFER_NONE && sreq->cmd.xfer &&
+        req->dp->map_threshold && sreq->cmd.xfer >= req->dp->map_threshold) {
+        /* Or, for a large one, straight in the guest's pages */
+        if (!xen_pvscsi_map_data(req, sreq->cmd.mode == SCSI_XFER_FROM_DEV,
+                                 sreq->cmd.xfer)) {
+            xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
+                              "cannot map the data");
+            return;
+        }
+        req->host_iov = true;
+    } else if (sreq->cmd.mode != SCSI_XFER_NONE && sreq->cmd.xfer) {
         size_t need = sreq->cmd.xfer;
 
         if (need > req->buf_size) {
@@ -1169,7 +1269,10 @@ void xen_pvscsi_dataplane_start(XenPVSCSIDataPlane *dp, unsigned int ring_ref,
 
     assert(!dp->sring && !dp->event_channel && !dp->running);
 
-    xen_device_set_max_grant_refs(xendev, 1, errp);
+    /* The ring, and the data of every request that may be mapped at once */
+    xen_device_set_max_grant_refs(xendev, 1 + (dp->map_threshold ?
+        (XEN_PVSCSI_RING_SIZE + XEN_PVSCSI_MAX_ABANDONED) *
+        MAX(dp->max_sg_grant, VSCSIIF_SG_TABLESIZE) : 0), errp);
     if (*errp) {
         return;
     }
@@ -1340,6 +1443,7 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
                                                 unsigned int devid,
                                                 unsigned int max_sg_grant,
                                                 unsigned int request_timeout,
+                                                uint64_t map_threshold,
                                                 IOThread *iothread)
 {
     XenPVSCSIDataPlane *dp = g_new0(XenPVSCSIDataPlane, 1);
@@ -1348,6 +1452,14 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
     dp->bus = bus;
     dp->devid = devid;
     dp->max_sg_grant = max_sg_grant;
+    /*
+     * Mapping needs several grants mapped by one call; and a request that
+     * times out is answered while the SCSI layer still has its buffer, so
+     * with request-timeout the data is always copied.
+     */
+    if (qemu_xen_gnttab_can_map_multi() && !request_timeout) {
+        dp->map_threshold = map_threshold;
+    }
     QTAILQ_INIT(&dp->inflight);
     QTAILQ_INIT(&dp->orphans);
     QSLIST_INIT(&dp->pool);

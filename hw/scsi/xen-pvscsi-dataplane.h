@@ -29,6 +29,7 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
                                                 unsigned int devid,
                                                 unsigned int max_sg_grant,
                                                 unsigned int request_timeout,
+                                                uint64_t map_threshold,
                                                 IOThread *iothread);
 void xen_pvscsi_dataplane_destroy(XenPVSCSIDataPlane *dp);
 AioContext *xen_pvscsi_dataplane_get_aio_context(XenPVSCSIDataPlane *dp);

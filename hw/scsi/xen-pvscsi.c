@@ -899,6 +899,7 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
     s->dataplane = xen_pvscsi_dataplane_create(xendev, &s->bus, s->devid,
                                                s->max_sg_grant,
                                                s->request_timeout,
+                                               s->grant_map_threshold,
                                                s->iothread);
 
     scsi_bus_init(&s->bus, sizeof(s->bus), DEVICE(s), &xen_pvscsi_scsi_info);
@@ -1047,6 +1048,8 @@ static const Property xen_pvscsi_props[] = {
     DEFINE_PROP_LINK("iothread", XenPVSCSI, iothread, TYPE_IOTHREAD,
                      IOThread *),
     DEFINE_PROP_UINT32("request-timeout", XenPVSCSI, request_timeout, 0),
+    DEFINE_PROP_SIZE("grant-map-threshold", XenPVSCSI, grant_map_threshold,
+                     XEN_PVSCSI_DEFAULT_MAP_THRESHOLD),
     /* Read only; the getters do not use the field */
     DEFINE_PROP("state", XenPVSCSI, next_dev, xen_pvscsi_prop_state,
                 unsigned int),

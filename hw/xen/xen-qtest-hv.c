@@ -41,6 +41,7 @@
 #include "chardev/char-fe.h"
 #include "exec/memory.h"
 #include "exec/address-spaces.h"
+#include "exec/ramblock.h"
 #include "migration/vmstate.h"
 #include "system/qtest.h"
 #include "hw/xen/xen.h"
@@ -324,8 +325,11 @@ static const MemoryRegionOps hv_regs_ops = {
 /* ---------------------------------------------------------------------- */
 /* Grant table: v1 entries in a RAM region owned by this device            */
 
+static struct gnttab_backend_ops hv_gnttab_ops;
+
 struct xengntdev_handle {
     GHashTable *active;         /* ref -> HvGrantMap */
+    GHashTable *multi;          /* address -> HvGrantMulti */
 };
 
 typedef struct HvGrantMap {
@@ -334,6 +338,17 @@ typedef struct HvGrantMap {
     int prot;
     unsigned int refcnt;
 } HvGrantMap;
+
+/*
+ * Several grants mapped by one call, contiguous as libxengnttab maps them:
+ * each page an alias of the guest's page (a MAP_SHARED mapping of the file
+ * behind guest RAM, so that both sides see every store as it happens).
+ */
+typedef struct HvGrantMulti {
+    void *ptr;
+    uint32_t count;
+    uint32_t *refs;
+} HvGrantMulti;
 
 /*
  * Check that guest page @frame is plain guest RAM (not MMIO, not the grant
@@ -426,7 +441,111 @@ static xengnttab_handle *hv_gnttab_open(void)
     xengnttab_handle *h = g_new0(xengnttab_handle, 1);
 
     h->active = g_hash_table_new(g_direct_hash, g_direct_equal);
+    h->multi = g_hash_table_new(g_direct_hash, g_direct_equal);
     return h;
+}
+
+/*
+ * The file and offset of guest page @gpa, if guest RAM is backed by a file
+ * that can be mapped shared (memory-backend-memfd, memory-backend-file
+ * with share=on); the fd or -1.
+ */
+static int hv_gnt_page_fd(hwaddr gpa, int prot, uint64_t *fd_offset)
+{
+    MemoryRegion *mr;
+    hwaddr xlat, len = XEN_PAGE_SIZE;
+    RAMBlock *rb;
+    int fd;
+
+    RCU_READ_LOCK_GUARD();
+    mr = address_space_translate(&address_space_memory, gpa, &xlat, &len,
+                                 !!(prot & PROT_WRITE),
+                                 MEMTXATTRS_UNSPECIFIED);
+    if (!memory_region_is_ram(mr) || len < XEN_PAGE_SIZE) {
+        return -1;
+    }
+    rb = mr->ram_block;
+    fd = rb ? qemu_ram_get_fd(rb) : -1;
+    if (fd < 0 || !qemu_ram_is_shared(rb) ||
+        (xlat & (XEN_PAGE_SIZE - 1))) {
+        return -1;
+    }
+    *fd_offset = rb->fd_offset + xlat;
+    return fd;
+}
+
+static void hv_gnt_multi_free(XenQtestHV *s, HvGrantMulti *m, uint32_t n)
+{
+    /* The first @n of its pages are mapped and tracked */
+    munmap(m->ptr, (size_t)m->count * XEN_PAGE_SIZE);
+    for (uint32_t i = 0; i < n; i++) {
+        hv_gnt_untrack(s, m->refs[i]);
+        trace_xen_qtest_hv_gnt_unmap(m->refs[i]);
+    }
+    g_free(m->refs);
+    g_free(m);
+}
+
+/* XEN_GNTTAB_OP_FEATURE_MAP_MULTIPLE: @count grants, contiguous (gnt_lock) */
+static void *hv_gnt_map_multi(XenQtestHV *s, xengnttab_handle *h,
+                              uint32_t count, uint32_t *refs, int prot)
+{
+    HvGrantMulti *m;
+    size_t size;
+    void *area;
+    uint32_t i;
+
+    if (count > s->nr_grants) {
+        errno = EINVAL;
+        return NULL;
+    }
+    size = (size_t)count * XEN_PAGE_SIZE;
+    area = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (area == MAP_FAILED) {
+        return NULL;
+    }
+    m = g_new0(HvGrantMulti, 1);
+    m->ptr = area;
+    m->count = count;
+    m->refs = g_memdup2(refs, count * sizeof(*refs));
+    for (i = 0; i < count; i++) {
+        uint8_t *page = (uint8_t *)area + (size_t)i * XEN_PAGE_SIZE;
+        uint64_t off;
+        hwaddr gpa;
+        int fd;
+
+        if (s->map_count[refs[i]] == UINT32_MAX) {
+            errno = ENOSPC;
+            break;
+        }
+        gpa = hv_gnt_check(s, refs[i], prot, true);
+        if (gpa == (hwaddr)-1) {
+            errno = EINVAL;
+            break;
+        }
+        fd = hv_gnt_page_fd(gpa, prot, &off);
+        if (fd < 0 ||
+            mmap(page, XEN_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, fd,
+                 off) == MAP_FAILED) {
+            if (!s->map_count[refs[i]]) {
+                qatomic_and(&s->gnt[refs[i]].flags,
+                            (uint16_t)~(GTF_reading | GTF_writing));
+            }
+            errno = EINVAL;
+            break;
+        }
+        s->map_count[refs[i]]++;
+        trace_xen_qtest_hv_gnt_map(refs[i], prot);
+    }
+    if (i < count) {
+        int err = errno;
+
+        hv_gnt_multi_free(s, m, i);
+        errno = err;
+        return NULL;
+    }
+    g_hash_table_insert(h->multi, area, m);
+    return area;
 }
 
 static void *hv_gnttab_map_refs(xengnttab_handle *h, uint32_t count,
@@ -436,12 +555,16 @@ static void *hv_gnttab_map_refs(xengnttab_handle *h, uint32_t count,
     HvGrantMap *m;
     hwaddr gpa;
 
-    /* No XEN_GNTTAB_OP_FEATURE_MAP_MULTIPLE: one page at a time. */
-    if (domid != xen_domid || count != 1) {
+    if (domid != xen_domid || !count ||
+        (count > 1 && !(hv_gnttab_ops.features &
+                        XEN_GNTTAB_OP_FEATURE_MAP_MULTIPLE))) {
         errno = EINVAL;
         return NULL;
     }
     QEMU_LOCK_GUARD(&s->gnt_lock);
+    if (count > 1) {
+        return hv_gnt_map_multi(s, h, count, refs, prot);
+    }
     m = g_hash_table_lookup(h->active, GUINT_TO_POINTER(refs[0]));
     if (m) {
         if ((prot & PROT_WRITE) && !(m->prot & PROT_WRITE)) {
@@ -503,10 +626,21 @@ static int hv_gnttab_unmap(xengnttab_handle *h, void *start, uint32_t *refs,
     XenQtestHV *s = hv_singleton;
     HvGrantMap *m;
 
-    if (count != 1) {
+    if (!count) {
         return -EINVAL;
     }
     QEMU_LOCK_GUARD(&s->gnt_lock);
+    if (count > 1) {
+        HvGrantMulti *mm = g_hash_table_lookup(h->multi, start);
+
+        if (!mm || mm->count != count ||
+            memcmp(mm->refs, refs, count * sizeof(*refs))) {
+            return -EINVAL;
+        }
+        g_hash_table_remove(h->multi, start);
+        hv_gnt_multi_free(s, mm, count);
+        return 0;
+    }
     m = g_hash_table_lookup(h->active, GUINT_TO_POINTER(refs[0]));
     if (!m || m->ptr != start) {
         return -EINVAL;
@@ -583,14 +717,28 @@ static gboolean hv_gnt_unmap_one(gpointer key, gpointer value, gpointer opaque)
     return TRUE;
 }
 
+static gboolean hv_gnt_unmap_multi(gpointer key, gpointer value,
+                                   gpointer opaque)
+{
+    HvGrantMulti *m = value;
+
+    for (uint32_t i = 0; i < m->count; i++) {
+        trace_xen_qtest_hv_gnt_leaked(m->refs[i]);
+    }
+    hv_gnt_multi_free(opaque, m, m->count);
+    return TRUE;
+}
+
 static int hv_gnttab_close(xengnttab_handle *h)
 {
     XenQtestHV *s = hv_singleton;
 
     WITH_QEMU_LOCK_GUARD(&s->gnt_lock) {
         g_hash_table_foreach_remove(h->active, hv_gnt_unmap_one, s);
+        g_hash_table_foreach_remove(h->multi, hv_gnt_unmap_multi, s);
     }
     g_hash_table_destroy(h->active);
+    g_hash_table_destroy(h->multi);
     g_free(h);
     return 0;
 }
@@ -1387,6 +1535,7 @@ static void hv_realize(DeviceState *dev, Error **errp)
 {
     XenQtestHV *s = XEN_QTEST_HV(dev);
     uint64_t gnt_size = (uint64_t)s->gnttab_frames * XEN_PAGE_SIZE;
+    uint64_t fd_offset;
 
     if (!qtest_enabled()) {
         error_setg(errp, "%s is a test device; it only works with "
@@ -1462,6 +1611,14 @@ static void hv_realize(DeviceState *dev, Error **errp)
 
     /* xen_be_init() (from xen-bus realize) insists on all three. */
     xen_xenstore_ops = &hv_xs_ops;
+    /*
+     * Grants mapped several at a time need guest RAM in a file that can be
+     * mapped shared (memory-backend-memfd): offered only then.
+     */
+    hv_gnttab_ops.features = 0;
+    if (hv_gnt_page_fd(0, PROT_READ | PROT_WRITE, &fd_offset) >= 0) {
+        hv_gnttab_ops.features |= XEN_GNTTAB_OP_FEATURE_MAP_MULTIPLE;
+    }
     xen_gnttab_ops = &hv_gnttab_ops;
     xen_evtchn_ops = &hv_evtchn_ops;
 

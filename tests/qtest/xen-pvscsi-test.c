@@ -240,9 +240,10 @@ static void check_image(int n, uint64_t off, const void *data, size_t len)
     g_assert_cmpmem(contents + off, len, data, len);
 }
 
-static void do_test_read_write(size_t len, bool indirect)
+static void do_test_read_write_with(size_t len, bool indirect,
+                                    const char *extra)
 {
-    QXen *x = start();
+    QXen *x = start_with(false, extra);
     QVscsiFront f;
     g_autofree uint8_t *wbuf = g_malloc(len);
     g_autofree uint8_t *rbuf = g_malloc0(len);
@@ -313,9 +314,32 @@ static void test_rw_io_uring(void)
     qxen_stop(x);
 }
 
+/*
+ * From grant-map-threshold (64 KiB by default) up, the data moves in the
+ * guest's pages, mapped; below, and with the threshold at 0, through the
+ * HBA's buffer and grant copies.  The frontend checks, at each response,
+ * that none of the request's grants is still mapped.
+ */
+static void do_test_read_write(size_t len, bool indirect)
+{
+    do_test_read_write_with(len, indirect, "");
+}
+
 static void test_rw_small(void)
 {
     do_test_read_write(4096, false);
+}
+
+static void test_rw_copy_512k(void)
+{
+    do_test_read_write_with(512 * KiB, true,
+                            " -global xen-pvscsi.grant-map-threshold=0");
+}
+
+static void test_rw_map_8k(void)
+{
+    do_test_read_write_with(8 * KiB, false,
+                            " -global xen-pvscsi.grant-map-threshold=4k");
 }
 
 static void test_rw_direct_max(void)
@@ -362,6 +386,102 @@ static void test_cdrom_write_protect(void)
     qvscsi_cmd(&f, &c);
     g_assert_cmphex(c.rslt, ==, 0x02);
     g_assert_cmphex(c.sense[2] & 0xf, ==, 0x7);     /* DATA PROTECT */
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/*
+ * A transfer large enough to be mapped (grant-map-threshold) with one bad
+ * grant among 20: a READ into a page granted read-only, or with a grant
+ * the guest revoked, is answered with host status ERROR; nothing of the
+ * guest's is written or stays mapped.  A WRITE needs only read access.
+ */
+static void test_map_bad_grant(void)
+{
+    enum { N = 20 };
+    QXen *x = start();
+    QVscsiFront f;
+    vscsiif_request_t rq;
+    vscsiif_response_t rsp;
+    uint64_t pages;
+    uint32_t refs[N];
+    g_autofree uint8_t *buf = g_malloc(N * 4096);
+    g_autofree uint8_t *pattern = g_malloc(N * 4096);
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 0, 0);
+    pages = qxen_alloc_pages(x, N);
+    for (int i = 0; i < N * 4096; i++) {
+        pattern[i] = i * 13 + 5;
+    }
+    qtest_memwrite(x->qts, pages, pattern, N * 4096);
+    for (int i = 0; i < N; i++) {
+        refs[i] = qxen_grant(x, pages + i * 4096, i == 10);
+    }
+
+#define MAP_RQ(id, write) do {                                          \
+        memset(&rq, 0, sizeof(rq));                                     \
+        rq.rqid = (id);                                                 \
+        rq.act = VSCSIIF_ACT_SCSI_CDB;                                  \
+        rq.cmd_len = 10;                                                \
+        rq.cmnd[0] = (write) ? 0x2a : 0x28;                             \
+        rq.cmnd[5] = 200;                                               \
+        rq.cmnd[8] = N * 8;                                             \
+        rq.sc_data_direction = (write) ? VSCSIIF_DMA_TO_DEVICE :        \
+                                         VSCSIIF_DMA_FROM_DEVICE;       \
+        rq.nr_segments = N;                                             \
+        for (int i = 0; i < N; i++) {                                   \
+            rq.seg[i].gref = refs[i];                                   \
+            rq.seg[i].length = 4096;                                    \
+        }                                                               \
+    } while (0)
+#define MAP_SEND(expected) do {                                         \
+        qvscsi_put_raw(&f, &rq);                                        \
+        qvscsi_push(&f);                                                \
+        g_assert_true(qvscsi_get_response(&f, &rsp, QXEN_TIMEOUT_MS));  \
+        g_assert_cmpuint(rsp.rqid, ==, rq.rqid);                        \
+        g_assert_cmphex(rsp.rslt, ==, (expected));                      \
+        for (int i = 0; i < N; i++) {                                   \
+            g_assert_false(qxen_grant_in_use(x, refs[i]));              \
+        }                                                               \
+    } while (0)
+
+    /* page 10 is read-only: no READ into it, nothing written anywhere */
+    MAP_RQ(1, false);
+    MAP_SEND(RSLT_ERROR);
+    qtest_memread(x->qts, pages, buf, N * 4096);
+    g_assert_cmpmem(buf, N * 4096, pattern, N * 4096);
+
+    /* but a WRITE from it is fine: the pattern lands at block 200 */
+    MAP_RQ(2, true);
+    MAP_SEND(0);
+    g_assert_cmpuint(rsp.residual_len, ==, 0);
+    check_image(0, 200 * 512, pattern, N * 4096);
+
+    /* page 10's grant revoked: both directions fail */
+    qxen_ungrant(x, refs[10]);
+    MAP_RQ(3, false);
+    MAP_SEND(RSLT_ERROR);
+    MAP_RQ(4, true);
+    MAP_SEND(RSLT_ERROR);
+    qtest_memread(x->qts, pages, buf, N * 4096);
+    g_assert_cmpmem(buf, N * 4096, pattern, N * 4096);
+
+    /* granted again, writable: the READ brings the blocks back */
+    refs[10] = qxen_grant(x, pages + 10 * 4096, false);
+    qtest_memset(x->qts, pages, 0, N * 4096);
+    MAP_RQ(5, false);
+    MAP_SEND(0);
+    qtest_memread(x->qts, pages, buf, N * 4096);
+    g_assert_cmpmem(buf, N * 4096, pattern, N * 4096);
+#undef MAP_SEND
+#undef MAP_RQ
+
+    for (int i = 0; i < N; i++) {
+        qxen_ungrant(x, refs[i]);
+    }
     qvscsi_close(&f);
     qvscsi_free(&f);
     qxen_stop(x);
@@ -2551,6 +2671,9 @@ static const QXenTestCase cases[] = {
     { "rw/256k-sg-grant", test_rw_sg_grant },
     { "rw/512k-sg-grant", test_rw_sg_grant_512k },
     { "rw/256k-io-uring", test_rw_io_uring },
+    { "rw/512k-copy", test_rw_copy_512k },
+    { "rw/8k-map", test_rw_map_8k },
+    { "hostile/map-bad-grant", test_map_bad_grant },
     { "cdrom-read-write-protect", test_cdrom_write_protect },
     { "bad-requests", test_bad_requests },
     { "tmf-idle", test_tmf_idle },

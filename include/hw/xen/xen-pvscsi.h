@@ -10,6 +10,7 @@
 #ifndef HW_XEN_PVSCSI_H
 #define HW_XEN_PVSCSI_H
 
+#include "qemu/units.h"
 #include "hw/xen/xen-bus.h"
 #include "hw/scsi/scsi.h"
 #include "system/iothread.h"
@@ -40,6 +41,12 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenPVSCSI, XEN_PVSCSI)
 #define XEN_PVSCSI_MAX_TARGET   63
 #define XEN_PVSCSI_MAX_LUN      255
 
+/*
+ * grant-map-threshold: transfers this large are done in the guest's pages,
+ * mapped, rather than copied (see xen_pvscsi_map_data)
+ */
+#define XEN_PVSCSI_DEFAULT_MAP_THRESHOLD    (64 * KiB)
+
 /* request-timeout: at most a day, in seconds */
 #define XEN_PVSCSI_MAX_REQUEST_TIMEOUT  86400
 
@@ -53,6 +60,7 @@ struct XenPVSCSI {
     uint32_t max_sg_grant;
     IOThread *iothread;
     uint32_t request_timeout;   /* seconds, 0: none */
+    uint64_t grant_map_threshold;   /* bytes, 0: always copy */
     bool migrate_passthrough;   /* local passthrough LUNs exist there too */
 
     SCSIBus bus;

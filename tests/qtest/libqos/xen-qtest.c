@@ -89,7 +89,13 @@ QXen *qxen_start(unsigned int domid, const char *extra_fmt, ...)
     x->xs_path = g_build_filename(x->tmpdir, "xs.sock", NULL);
     x->xs_priv_path = g_build_filename(x->tmpdir, "xs-priv.sock", NULL);
 
-    x->qts = qtest_initf("-M pc -m 256M -nodefaults "
+    /*
+     * Guest RAM in a memfd, so that xen-qtest-hv can map several grants
+     * at a time (aliases of the guest's pages, as under Xen)
+     */
+    x->qts = qtest_initf("-object memory-backend-memfd,id=qxen-ram,"
+                         "size=256M -M pc,memory-backend=qxen-ram -m 256M "
+                         "-nodefaults "
                          "-chardev socket,id=qxs,path=%s,server=on,wait=off "
                          "-chardev socket,id=qxsp,path=%s,server=on,wait=off "
                          "-device xen-qtest-hv,id=xenhv,domid=%u,"
