@@ -12,6 +12,8 @@
 #   make bench-e2e  build, then fio in a real guest: pvscsi, qdisk, scsiback
 #   make fuzz       ASan+UBSan build, then the hostile-frontend fuzzer
 #   make bench      build, then the data-path microbenchmark (pvscsi, qdisk)
+#   make patches    the project as a git format-patch series for qemu-devel
+#   make check-patches  that series: git am, checkpatch, build, our qtests
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -28,7 +30,7 @@ QTEST_SUITE := xen-pvscsi
 
 .PHONY: all check check-run check-qtest check-unit install deps clean distclean \
         help reconfigure demo run-demo check-e2e bench-e2e e2e-deps fuzz bench \
-        deb deb-run
+        deb deb-run patches check-patches
 
 all:
 
@@ -44,7 +46,7 @@ demo check deb:
 	    $(if $(filter demo,$@),run-demo,$@-run)
 
 help:
-	@sed -n '3,15p' $(SRC_PATH)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,17p' $(SRC_PATH)/Makefile | sed 's/^# \{0,1\}//'
 
 # Real-Xen end-to-end suite and benchmark (tests/e2e, needs root): the host
 # packages, our QEMU built, then tests/e2e/run.sh.  The dom0 image and the
@@ -59,7 +61,8 @@ check-e2e bench-e2e: e2e-deps
 	bash $(SRC_PATH)/tests/e2e/run.sh $(patsubst %-e2e,%,$@)
 
 ifeq ($(wildcard $(CONFIG_MAK)),)
-all check-run check-qtest check-unit install run-demo fuzz bench deb-run:
+all check-run check-qtest check-unit install run-demo fuzz bench deb-run \
+patches check-patches:
 	@echo "Please run ./configure first" >&2; exit 1
 else
 include $(CONFIG_MAK)
@@ -128,6 +131,15 @@ bench: all
 	$(NINJA) -C $(QEMU_BUILD) tests/qtest/xen-pvscsi-bench
 	QEMU_BUILD=$(QEMU_BUILD) QEMU_ARCH=$(DEMO_ARCH) \
 	    bash $(SRC_PATH)/scripts/bench.sh
+
+# The upstream series in build/patches (patches/, then scripts/series/),
+# and its check in a pristine tree of the pinned release (a QEMU build of
+# its own, in build/patches-work/check)
+patches: $(BUILD)/overlay.stamp
+	sh $(SRC_PATH)/scripts/make-patches.sh $(BUILD)
+
+check-patches: $(BUILD)/overlay.stamp
+	sh $(SRC_PATH)/scripts/make-patches.sh $(BUILD) check
 
 # The same layout as the package's, under PREFIX (default: configure's)
 install: all

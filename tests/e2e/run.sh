@@ -13,7 +13,7 @@
 #        E2E_GUESTS  check: "pv hvm" (default), "pv" or "hvm"; a boot each
 #        E2E_BENCH_ARGS bench: guest args (default "bench.rt=15 bench.size=128M")
 #        E2E_BENCH_QEMU_ENV, E2E_BENCH_STRACE, E2E_BENCH_IOTHREADS,
-#        E2E_BENCH_AIO, E2E_BENCH_POLL_MAX_NS: bench
+#        E2E_BENCH_AIO, E2E_BENCH_POLL_MAX_NS, E2E_BENCH_D: bench
 #                    knobs (docs/devel/testing/xen-pvscsi-e2e.rst)
 #        E2E_RETRY   check: how many times to rerun a boot when a failed
 #                    run's console shows the nested machine's own faults

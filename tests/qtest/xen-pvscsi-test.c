@@ -315,10 +315,10 @@ static void test_rw_io_uring(void)
 }
 
 /*
- * From grant-map-threshold (64 KiB by default) up, the data moves in the
- * guest's pages, mapped; below, and with the threshold at 0, through the
- * HBA's buffer and grant copies.  The frontend checks, at each response,
- * that none of the request's grants is still mapped.
+ * Below grant-map-threshold (0, i.e. never, by default) the data moves
+ * through the HBA's buffer and grant copies; from it up, in the guest's
+ * pages, mapped.  The frontend checks, at each response, that none of the
+ * request's grants is still mapped.
  */
 static void do_test_read_write(size_t len, bool indirect)
 {
@@ -330,10 +330,10 @@ static void test_rw_small(void)
     do_test_read_write(4096, false);
 }
 
-static void test_rw_copy_512k(void)
+static void test_rw_map_512k(void)
 {
     do_test_read_write_with(512 * KiB, true,
-                            " -global xen-pvscsi.grant-map-threshold=0");
+                            " -global xen-pvscsi.grant-map-threshold=64k");
 }
 
 static void test_rw_map_8k(void)
@@ -392,7 +392,7 @@ static void test_cdrom_write_protect(void)
 }
 
 /*
- * A transfer large enough to be mapped (grant-map-threshold) with one bad
+ * A transfer large enough to be mapped (grant-map-threshold=64k) with one bad
  * grant among 20: a READ into a page granted read-only, or with a grant
  * the guest revoked, is answered with host status ERROR; nothing of the
  * guest's is written or stays mapped.  A WRITE needs only read access.
@@ -400,7 +400,8 @@ static void test_cdrom_write_protect(void)
 static void test_map_bad_grant(void)
 {
     enum { N = 20 };
-    QXen *x = start();
+    QXen *x = start_with(false,
+                         " -global xen-pvscsi.grant-map-threshold=64k");
     QVscsiFront f;
     vscsiif_request_t rq;
     vscsiif_response_t rsp;
@@ -2671,7 +2672,7 @@ static const QXenTestCase cases[] = {
     { "rw/256k-sg-grant", test_rw_sg_grant },
     { "rw/512k-sg-grant", test_rw_sg_grant_512k },
     { "rw/256k-io-uring", test_rw_io_uring },
-    { "rw/512k-copy", test_rw_copy_512k },
+    { "rw/512k-map", test_rw_map_512k },
     { "rw/8k-map", test_rw_map_8k },
     { "hostile/map-bad-grant", test_map_bad_grant },
     { "cdrom-read-write-protect", test_cdrom_write_protect },

@@ -22,7 +22,7 @@ wd_start $$
 trap 'kill $WATCHDOG 2>/dev/null' EXIT
 ARGS=$(cat $P/bench.args 2>/dev/null)
 xl list >/dev/null || { info "xl not working"; exit 1; }
-for f in pvscsi qdisk lio; do dd if=/dev/zero of=/dev/shm/$f.img bs=1M count=$SIZE_MB status=none; alive; done
+for f in pvscsi qdisk lio pvscsi-d; do dd if=/dev/zero of=/dev/shm/$f.img bs=1M count=$SIZE_MB status=none; alive; done
 df -h /dev/shm | sed 's/^/E2E-INFO:   /'
 
 info "LIO fileio on /dev/shm/lio.img for xen-scsiback"
@@ -83,6 +83,19 @@ if [ "$(cat $P/bench.iothreads 2>/dev/null)" = 1 ]; then
   IOT=(-object iothread,id=ioa$PM -object iothread,id=iob$PM); IOA=,iothread=ioa; IOB=,iothread=iob
   info "xen-pvscsi and xen-disk each run in an IOThread${PM:+ ($PM)}"
 fi
+# bench.d (E2E_BENCH_D=PROPS): (d), a second xen-pvscsi host in the same
+# QEMU with those properties (e.g. grant-map-threshold=64k), to compare a
+# setting with the default in one boot; its LUN's INQUIRY product is
+# PVSCSI-D
+DEV_D=()
+DPROPS=$(cat $P/bench.d 2>/dev/null)
+if [ -n "$DPROPS" ]; then
+  DEV_D=(-blockdev driver=file,node-name=fd,filename=/dev/shm/pvscsi-d.img,cache.direct=off$AIOA
+         -blockdev driver=raw,node-name=d,file=fd
+         -device xen-pvscsi,id=h2,devid=2,$DPROPS$IOA
+         -device scsi-hd,bus=h2.0,channel=0,scsi-id=0,lun=0,drive=d,product=PVSCSI-D)
+  info "(d): xen-pvscsi with $DPROPS"
+fi
 env $QENV timeout -k 5 1500 $Q -machine xenpv -xen-domid $D -xen-attach -nodefaults -display none \
   -monitor none -serial none -parallel none "${IOT[@]}" \
   -blockdev driver=file,node-name=fa,filename=/dev/shm/pvscsi.img,cache.direct=off$AIOA \
@@ -90,7 +103,7 @@ env $QENV timeout -k 5 1500 $Q -machine xenpv -xen-domid $D -xen-attach -nodefau
   -drive file=/dev/shm/qdisk.img,if=none,id=b,format=raw,cache=writeback$AIOB \
   -device xen-pvscsi,id=h0,devid=0$IOA \
   -device scsi-hd,bus=h0.0,channel=0,scsi-id=0,lun=0,drive=a \
-  -device xen-disk,vdev=xvda,drive=b$IOB > /tmp/bench-qemu.log 2>&1 &
+  -device xen-disk,vdev=xvda,drive=b$IOB "${DEV_D[@]}" > /tmp/bench-qemu.log 2>&1 &
 QPID=$!
 for i in $(seq 1 60); do
   [ "$(xenstore-read /local/domain/0/backend/qvscsi/$D/0/state 2>/dev/null)" = 2 ] &&
@@ -138,7 +151,7 @@ for i in $(seq 1 1800); do
       BENCH-START) QS[$wl-$side]=$now
         # with the host's strace in the payload: 8 s of system call
         # counts, then 1 s of timeline, in workloads 1 and 2 of a and b
-        if [ -x $P/strace/strace ] && [ "$side" != c ] && [ "${wl%%-*}" -le 2 ]; then
+        if [ -x $P/strace/strace ] && [ "$side" != c ] && [ "$side" != d ] && [ "${wl%%-*}" -le 2 ]; then
           ( sleep 2
             LD_LIBRARY_PATH=$P/strace/lib timeout -s INT 8 $P/strace/strace -f -c -p $QEMU_PID -o /tmp/st-c.txt
             LD_LIBRARY_PATH=$P/strace/lib timeout -s INT 1 $P/strace/strace -f -tt -T -p $QEMU_PID -o /tmp/st-t.txt

@@ -4,8 +4,11 @@
 #   a  xen-pvscsi + scsi-hd (our QEMU)      -> sd with vendor QEMU
 #   b  xen-disk (qdisk, same QEMU process)  -> xvda
 #   c  xen-scsiback + LIO fileio (kernel)   -> sd with vendor LIO-ORG
+#   d  (E2E_BENCH_D=PROPS) xen-pvscsi with those properties
+#                                           -> sd with product PVSCSI-D
 # Prints "BENCH-RES <workload> <a|b|c> <fio terse v3 line>", then BENCH-DONE.
 # Kernel args: bench.rt=SECONDS (default 15) bench.size=SIZE (default 128M)
+#              bench.d=1 (side d is there)
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -13,24 +16,25 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 up() { cut -d' ' -f1 /proc/uptime; }
-RT=15; SIZE=128M
+RT=15; SIZE=128M; NSD=2
 for a in $(cat /proc/cmdline); do
-  case $a in bench.rt=*) RT=${a#*=};; bench.size=*) SIZE=${a#*=};; esac
+  case $a in bench.rt=*) RT=${a#*=};; bench.size=*) SIZE=${a#*=};; bench.d=1) NSD=3;; esac
 done
 echo "BENCH-INFO init up=$(up) rt=$RT size=$SIZE $(fio --version)"
 modprobe xen-scsifront; modprobe sd_mod; modprobe xen-blkfront
 i=0
-while [ $(ls -d /sys/block/sd* 2>/dev/null | wc -l) -lt 2 ] || [ ! -b /dev/xvda ]; do
+while [ $(ls -d /sys/block/sd* 2>/dev/null | wc -l) -lt $NSD ] || [ ! -b /dev/xvda ]; do
   [ $i -lt 600 ] || break; sleep 0.1; i=$((i + 1))
 done
 sleep 1
-A=; C=
+A=; C=; D=
 for s in /sys/block/sd*; do
   v=$(sed 's/ *$//' "$s/device/vendor")
-  case $v in QEMU) A=/dev/${s##*/};; LIO-ORG) C=/dev/${s##*/};; esac
+  m=$(sed 's/ *$//' "$s/device/model")
+  case $v:$m in QEMU:PVSCSI-D) D=/dev/${s##*/};; QEMU:*) A=/dev/${s##*/};; LIO-ORG:*) C=/dev/${s##*/};; esac
 done
 B=/dev/xvda
-for d in $A $B $C; do
+for d in $A $B $C $D; do
   n=${d#/dev/}
   echo "BENCH-INFO dev $d size=$(cat /sys/block/$n/size) max_sectors_kb=$(cat /sys/block/$n/queue/max_sectors_kb) nr_requests=$(cat /sys/block/$n/queue/nr_requests) sched=$(cat /sys/block/$n/queue/scheduler)"
 done
@@ -39,8 +43,8 @@ rc=0
 WLS="1-randrw-8k-j1:randrw:8k:1 2-randrw-128k-j1:randrw:128k:1 3-randrw-8k-j5:randrw:8k:5 4-randrw-128k-j5:randrw:128k:5 5-seqread-128k-j1:read:128k:1 6-seqwrite-128k-j1:write:128k:1 7-seqread-512k-j1:read:512k:1 8-seqwrite-512k-j1:write:512k:1"
 [ $rc = 0 ] && for wl in $WLS; do
   name=${wl%%:*}; r=${wl#*:}; rw=${r%%:*}; r=${r#*:}; bs=${r%%:*}; nj=${r#*:}
-  for side in a b c; do
-    case $side in a) dev=$A;; b) dev=$B;; c) dev=$C;; esac
+  for side in a b c ${D:+d}; do
+    case $side in a) dev=$A;; b) dev=$B;; c) dev=$C;; d) dev=$D;; esac
     # A fio that gives no result (this nested machine now and then hands a
     # new process corrupt memory) says why and runs once more.
     for try in 1 2; do

@@ -30,11 +30,12 @@ EXTRA="$X" "$E2E/lib/mk-initrd.sh" "$D/guest-initrd.cpio.gz" "$E2E/guest/init-be
   xen-scsifront sd_mod xen-blkfront > "$C/logs/bench-initrd.log" 2>&1 || { cat "$C/logs/bench-initrd.log"; exit 1; }
 cp "$C/images/vmlinuz" "$D/vmlinuz"
 cp "$E2E/dom0/bench.sh" "$D/test.sh"; cp "$E2E/dom0/watchdog.sh" "$D/"
-echo "${E2E_BENCH_ARGS:-bench.rt=15 bench.size=128M}" > "$D/bench.args"
+echo "${E2E_BENCH_ARGS:-bench.rt=15 bench.size=128M}${E2E_BENCH_D:+ bench.d=1}" > "$D/bench.args"
 echo "${E2E_BENCH_QEMU_ENV:-}" > "$D/bench.qemu.env"
 echo "${E2E_BENCH_IOTHREADS:-0}" > "$D/bench.iothreads"
 echo "${E2E_BENCH_AIO:-}" > "$D/bench.aio"
 echo "${E2E_BENCH_POLL_MAX_NS:-}" > "$D/bench.pollmax"
+echo "${E2E_BENCH_D:-}" > "$D/bench.d"
 mk_payload "$D" "$C/images/payload-bench.ext4" || exit 1
 LOG=$C/logs/bench-$STAMP.log
 # The benchmark's figures mean something only on an otherwise idle host
