@@ -460,6 +460,22 @@ static void xen_pvscsi_reject(XenPVSCSIReq *req, int host, const char *why)
     xen_pvscsi_req_done(req, RSLT_HOST(host), 0, NULL, 0);
 }
 
+/*
+ * Answer a command the SCSI device never ran with CHECK CONDITION and
+ * @sense, nothing transferred.
+ */
+static void xen_pvscsi_check_condition(XenPVSCSIReq *req, SCSISense sense,
+                                       const char *why)
+{
+    uint8_t buf[SCSI_SENSE_BUF_SIZE];
+    int len = scsi_build_sense_buf(buf, sizeof(buf), sense, true);
+
+    trace_xen_pvscsi_reject(req->dp->devid, req->rq.rqid, req->rq.act, why);
+    qemu_log_mask(LOG_GUEST_ERROR, "xen-pvscsi %u: request %u: %s\n",
+                  req->dp->devid, req->rq.rqid, why);
+    xen_pvscsi_req_done(req, CHECK_CONDITION, req->buflen, buf, len);
+}
+
 /* ---------------------------------------------------------------------- */
 /* SCSI bus callbacks (in ctx)                                             */
 
@@ -750,12 +766,23 @@ static void xen_pvscsi_do_cdb(XenPVSCSIReq *req, SCSIDevice *d)
     req->sreq = sreq;
 
     /* The CDB's own transfer must match what the guest set up. */
-    if (sreq->cmd.mode != SCSI_XFER_NONE &&
-        ((sreq->cmd.mode == SCSI_XFER_FROM_DEV) !=
-         (dir == VSCSIIF_DMA_FROM_DEVICE) ||
-         sreq->cmd.xfer > req->buflen)) {
+    if (sreq->cmd.mode != SCSI_XFER_NONE && dir != VSCSIIF_DMA_NONE &&
+        (sreq->cmd.mode == SCSI_XFER_FROM_DEV) !=
+        (dir == VSCSIIF_DMA_FROM_DEVICE)) {
         xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
-                          "data direction or length does not match the CDB");
+                          "data direction does not match the CDB");
+        return;
+    }
+    if (sreq->cmd.mode != SCSI_XFER_NONE && sreq->cmd.xfer > req->buflen) {
+        /*
+         * A buffer smaller than the CDB's transfer (none at all included)
+         * is a SCSI error, answered as Linux's LIO-based backend answers a
+         * WRITE of the wrong size: INVALID FIELD IN CDB, for both
+         * directions.  (Passthrough LUNs take the length from the buffer.)
+         */
+        xen_pvscsi_check_condition(req, SENSE_CODE(INVALID_FIELD),
+                                   "data buffer smaller than the CDB's "
+                                   "transfer");
         return;
     }
 

@@ -17,6 +17,9 @@
  * process with the seed FUZZ_SEED + epoch: a crash, a sanitizer report, a
  * hang (a response or state change that does not come within 10 s) or a
  * failed check ends that epoch only, is counted, and its log is kept.
+ * Seeds with bit 0 set run the device in an IOThread, those with bit 1 set
+ * move the data in the guest's mapped pages (grant-map-threshold=512)
+ * instead of grant copies.
  *
  *   FUZZ_REQUESTS=N  requests in all (default 2000000)
  *   FUZZ_EPOCH_REQUESTS=N  per epoch (default 100000)
@@ -70,6 +73,7 @@ typedef struct Fuzz {
     QVscsiFront f;
     GRand *rand;
     bool iothread;
+    bool map;                   /* data in mapped guest pages, not copied */
     char *img;
     uint64_t data_gpa, ro_gpa, ind_gpa, canary_gpa;
     uint32_t data_ref[NR_DATA], ro_ref[NR_RO], ind_ref[NR_IND];
@@ -179,14 +183,15 @@ static void start(Fuzz *z)
         "-blockdev driver=null-co,node-name=n3,size=67108864,"
         "read-zeroes=on,latency-ns=200000 "
         "-blockdev driver=null-co,node-name=hp,size=1048576,read-zeroes=on "
-        "-device xen-pvscsi,id=vscsi0,devid=0%s "
+        "-device xen-pvscsi,id=vscsi0,devid=0%s%s "
         "-device scsi-hd,bus=vscsi0.0,channel=0,scsi-id=0,lun=0,drive=n0 "
         "-device scsi-hd,bus=vscsi0.0,channel=0,scsi-id=0,lun=1,drive=d1 "
         "-device scsi-cd,bus=vscsi0.0,channel=0,scsi-id=1,lun=0,drive=d2 "
         "-device scsi-hd,bus=vscsi0.0,channel=0,scsi-id=2,lun=0,drive=n3",
         z->iothread ? "-object iothread,id=io0 " : "",
         z->img, z->img,
-        z->iothread ? ",iothread=io0" : "");
+        z->iothread ? ",iothread=io0" : "",
+        z->map ? ",grant-map-threshold=512" : "");
     qvscsi_init(&z->f, z->x, 0);
     grant_pool(z);
     qvscsi_connect(&z->f);
@@ -875,6 +880,7 @@ static int run_epoch(uint64_t seed, uint64_t nreq, FILE *out)
 
     z->rand = g_rand_new_with_seed(seed);
     z->iothread = seed & 1;
+    z->map = seed & 2;          /* grant mapping in every other pair */
     z->outcomes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         NULL);
     epoch(z, nreq);

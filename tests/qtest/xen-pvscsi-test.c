@@ -488,6 +488,17 @@ static void test_map_bad_grant(void)
     qxen_stop(x);
 }
 
+/* @rsp carries fixed-format sense with this key, ASC and ASCQ */
+static void check_fixed_sense(const vscsiif_response_t *rsp, uint8_t key,
+                              uint8_t asc, uint8_t ascq)
+{
+    g_assert_cmpuint(rsp->sense_len, >=, 14);
+    g_assert_cmphex(rsp->sense_buffer[0] & 0x7f, ==, 0x70);
+    g_assert_cmphex(rsp->sense_buffer[2] & 0xf, ==, key);
+    g_assert_cmphex(rsp->sense_buffer[12], ==, asc);
+    g_assert_cmphex(rsp->sense_buffer[13], ==, ascq);
+}
+
 /* Hostile requests: each gets exactly one error response. */
 static void test_bad_requests(void)
 {
@@ -581,9 +592,33 @@ static void test_bad_requests(void)
     rq.sc_data_direction = 9;
     SEND_EXPECT(RSLT_ERROR);
 
+    /*
+     * A buffer shorter than the CDB's transfer, or none, either way: a
+     * SCSI answer, INVALID FIELD IN CDB, nothing transferred
+     */
     RESET_RQ();
-    rq.seg[0].length = 256;                         /* shorter than the CDB */
-    SEND_EXPECT(RSLT_ERROR);
+    memset(buf, 0x5a, sizeof(buf));
+    qtest_memwrite(x->qts, page, buf, sizeof(buf));
+    rq.seg[0].length = 256;
+    SEND_EXPECT(0x02);                           /* CHECK CONDITION */
+    check_fixed_sense(&rsp, 0x5, 0x24, 0x00);   /* INVALID FIELD */
+    g_assert_cmpuint(rsp.residual_len, ==, 256);
+    qtest_memread(x->qts, page, buf, sizeof(buf));
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        g_assert_cmpuint(buf[i], ==, 0x5a);
+    }
+    RESET_RQ();
+    rq.cmnd[0] = 0x2a;                              /* WRITE(10) */
+    rq.sc_data_direction = VSCSIIF_DMA_TO_DEVICE;
+    rq.seg[0].length = 256;
+    SEND_EXPECT(0x02);                           /* CHECK CONDITION */
+    check_fixed_sense(&rsp, 0x5, 0x24, 0x00);   /* INVALID FIELD */
+    RESET_RQ();
+    rq.sc_data_direction = VSCSIIF_DMA_NONE;
+    rq.nr_segments = 0;
+    SEND_EXPECT(0x02);                           /* CHECK CONDITION */
+    check_fixed_sense(&rsp, 0x5, 0x24, 0x00);   /* INVALID FIELD */
+    g_assert_cmpuint(rsp.residual_len, ==, 0);
 
     /* an indirect page whose length is not a multiple of 8 */
     RESET_RQ();
