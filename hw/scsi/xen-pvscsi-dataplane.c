@@ -14,8 +14,7 @@
  *
  * Copyright (c) 2026 The qemu-xen-pvscsi authors
  *
- * This work is licensed under the terms of the GNU GPL, version 2 or later.
- * See the COPYING file in the top-level directory.
+ * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
@@ -485,6 +484,12 @@ static void xen_pvscsi_check_condition(XenPVSCSIReq *req, SCSISense sense,
  * XEN_VSCSIIF_RSLT_HOST_*, use Linux's DID_* numbering; the names QEMU has
  * are checked here.
  */
+/* The ring's ABI: 252-byte requests and responses on every architecture */
+QEMU_BUILD_BUG_ON(sizeof(vscsiif_request_t) != 252);
+QEMU_BUILD_BUG_ON(sizeof(vscsiif_response_t) != 252);
+QEMU_BUILD_BUG_ON(sizeof(vscsiif_segment_t) != 8);
+QEMU_BUILD_BUG_ON(XEN_PVSCSI_RING_SIZE != 16);
+
 QEMU_BUILD_BUG_ON(SCSI_HOST_OK != XEN_VSCSIIF_RSLT_HOST_OK);
 QEMU_BUILD_BUG_ON(SCSI_HOST_NO_LUN != XEN_VSCSIIF_RSLT_HOST_NO_CONNECT);
 QEMU_BUILD_BUG_ON(SCSI_HOST_BUSY != XEN_VSCSIIF_RSLT_HOST_BUS_BUSY);

@@ -22,8 +22,7 @@
  *
  * Copyright (c) 2026 The qemu-xen-pvscsi authors
  *
- * This work is licensed under the terms of the GNU GPL, version 2 or later.
- * See the COPYING file in the top-level directory.
+ * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
@@ -514,7 +513,7 @@ static void *hv_gnt_map_multi(XenQtestHV *s, xengnttab_handle *h,
         hwaddr gpa;
         int fd;
 
-        if (s->map_count[refs[i]] == UINT32_MAX) {
+        if (refs[i] < s->nr_grants && s->map_count[refs[i]] == UINT32_MAX) {
             errno = ENOSPC;
             break;
         }

@@ -39,7 +39,8 @@ esac
 if [ $rc = 0 ] && [ $ok = yes ]; then
     echo "ok 1 - start waits for a tgtd that execs late ($took s): $out"
 else
-    echo "not ok 1 - start waits for a tgtd that execs late (rc $rc after $took s)"
+    echo "not ok 1 - start waits for a tgtd that execs late" \
+        "(rc $rc after $took s)"
     tail -n 8 "$t/tgt/tgtd.log" 2>/dev/null | sed 's/^/# tgtd.log: /'
 fi
 
@@ -47,8 +48,10 @@ fi
 pid=$(sed -n 's/^TGT_PID=//p' "$t/tgt/env" 2>/dev/null)
 ctl=$(sed -n 's/^TGT_CTL=//p' "$t/tgt/env" 2>/dev/null)
 if [ -n "$pid" ] && grep -q "tgtd" "/proc/$pid/cmdline" 2>/dev/null &&
-    tgtadm -C "$ctl" --mode target --op show 2>/dev/null | grep -q "LUN: 1"; then
+    tgtadm -C "$ctl" --mode target --op show 2>/dev/null |
+    grep -q "LUN: 1"; then
     echo "ok 2 - that tgtd (pid $pid) serves the target with its LUN"
 else
-    echo "not ok 2 - that tgtd (pid ${pid:-none}) serves the target with its LUN"
+    echo "not ok 2 - that tgtd (pid ${pid:-none}) serves the target" \
+        "with its LUN"
 fi

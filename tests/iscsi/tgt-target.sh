@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # tgt-target.sh - a private tgtd (Linux SCSI target, Debian package "tgt")
 # on 127.0.0.1 for automated tests
@@ -326,7 +327,8 @@ prepare_media() {
             if [ ! -e "$_path" ]; then
                 tgtimg --op new --device-type tape --barcode PVS000L5 \
                     --size "$_num" --type data --file "$_path" \
-                    </dev/null >>"$LOG" 2>&1 || die "tgtimg failed to create $_path"
+                    </dev/null >>"$LOG" 2>&1 ||
+                    die "tgtimg failed to create $_path"
             fi
             ;;
         changer)
@@ -452,16 +454,20 @@ configure() {
             # Insertion order matters to tgtd's READ ELEMENT STATUS
             # "first element address" (see the notes in the report):
             # transport, slots, drive.
-            lu_params "$_lun" "media_home=$_path,element_type=1,start_address=$SMC_TRANSPORT,quantity=1"
-            lu_params "$_lun" "element_type=2,start_address=$SMC_FIRST_SLOT,quantity=$_num"
+            _e="start_address=$SMC_TRANSPORT,quantity=1"
+            lu_params "$_lun" "media_home=$_path,element_type=1,$_e"
+            _e="start_address=$SMC_FIRST_SLOT,quantity=$_num"
+            lu_params "$_lun" "element_type=2,$_e"
             ENV_EXTRA="${ENV_EXTRA}TGT_SMC_LUN=$_lun
 TGT_SMC_TRANSPORT=$SMC_TRANSPORT
 TGT_SMC_FIRST_SLOT=$SMC_FIRST_SLOT
 TGT_SMC_NSLOTS=$_num
 "
             if [ -n "$_tape" ]; then
-                lu_params "$_lun" "element_type=4,start_address=$SMC_DRIVE,quantity=1"
-                lu_params "$_lun" "element_type=4,address=$SMC_DRIVE,tid=$TID,lun=$_tape"
+                _e="start_address=$SMC_DRIVE,quantity=1"
+                lu_params "$_lun" "element_type=4,$_e"
+                _e="address=$SMC_DRIVE,tid=$TID,lun=$_tape"
+                lu_params "$_lun" "element_type=4,$_e"
                 # the drive starts empty, as the changer reports it
                 lu_params "$_tape" "online=0"
                 ENV_EXTRA="${ENV_EXTRA}TGT_SMC_DRIVE=$SMC_DRIVE
@@ -470,7 +476,9 @@ TGT_SMC_DRIVE_LUN=$_tape
             fi
             _i=1
             while [ "$_i" -le "$_num" ]; do
-                lu_params "$_lun" "element_type=2,address=$((SMC_FIRST_SLOT + _i - 1)),barcode=$(barcode "$_i"),sides=1"
+                _e="address=$((SMC_FIRST_SLOT + _i - 1))"
+                _e="$_e,barcode=$(barcode "$_i"),sides=1"
+                lu_params "$_lun" "element_type=2,$_e"
                 _i=$((_i + 1))
             done
             ;;

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # xen-qtest-hang-report.sh ROOT_PID [PID]
 #
@@ -27,7 +28,8 @@ pids=$(ps -eo pid=,ppid= | awk -v root="$root" -v me="$$" '
     END {
         for (p in pp) {
             if (p == me) continue
-            for (a = pp[p]; a != "" && a > 1 && a != root && a != me; a = pp[a]) ;
+            for (a = pp[p]; a != "" && a > 1 && a != root && a != me;
+                 a = pp[a]) ;
             if (a == root) print p
         }
     }' | sort -n)
@@ -39,7 +41,8 @@ for p in $extra $pids; do
     echo "hang-report: $(ps -o pid=,stat=,etime=,args= -p "$p" | cut -c1-300)"
     # threads alike are counted, not listed
     for t in /proc/"$p"/task/*; do
-        echo "$(cut -d' ' -f3 "$t/stat" 2>/dev/null) $(cat "$t/wchan" 2>/dev/null)"
+        echo "$(cut -d' ' -f3 "$t/stat" 2>/dev/null)" \
+            "$(cat "$t/wchan" 2>/dev/null)"
     done | sort | uniq -c | sort -rn |
         awk '{ printf "hang-report:   %d thread%s %s in %s\n", $1,
                       ($1 > 1) ? "s" : "", $2, $3 }'

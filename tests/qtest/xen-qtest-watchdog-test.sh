@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # xen-qtest-watchdog-test.sh XEN_QTEST_HV_TEST
 #
@@ -33,13 +34,15 @@ took=$(($(date +%s) - start))
 sed 's/^/# stdout: /' "$t/out"
 sed 's/^/# stderr: /' "$t/err"
 
-qemu=$(sed -n 's/.*qemu pid \([0-9]*\), daemon pid \([0-9]*\).*/\1/p' "$t/out")
-daemon=$(sed -n 's/.*qemu pid \([0-9]*\), daemon pid \([0-9]*\).*/\2/p' "$t/out")
+pids='s/.*qemu pid \([0-9]*\), daemon pid \([0-9]*\).*/'
+qemu=$(sed -n "$pids"'\1/p' "$t/out")
+daemon=$(sed -n "$pids"'\2/p' "$t/out")
 [ -n "$qemu" ] && [ -n "$daemon" ]
 ok $? "the case started QEMU ($qemu) and the daemon ($daemon)"
 
+bail='has not ended after 2 s'
 [ "$rc" -ne 0 ] && [ "$rc" -ne 137 ] && [ "$took" -lt 60 ] &&
-    grep -q '^Bail out! watchdog: .*/watchdog-selftest has not ended after 2 s' "$t/out"
+    grep -q "^Bail out! watchdog: .*/watchdog-selftest $bail" "$t/out"
 ok $? "the program bailed out on its own (status $rc, ${took} s)"
 
 grep -q "^hang-report: *$qemu T.*qemu-system" "$t/err" &&
@@ -53,7 +56,8 @@ ok $? "the report shows the watched daemon"
 sleep 0.5
 left=0
 for p in $qemu $daemon; do
-    if [ -r "/proc/$p/stat" ] && [ "$(cut -d' ' -f3 "/proc/$p/stat")" != Z ]; then
+    if [ -r "/proc/$p/stat" ] &&
+       [ "$(cut -d' ' -f3 "/proc/$p/stat")" != Z ]; then
         left=1
         kill -KILL "$p"
     fi

@@ -5,8 +5,7 @@
  *
  * Copyright (c) 2026 The qemu-xen-pvscsi authors
  *
- * This work is licensed under the terms of the GNU GPL, version 2 or later.
- * See the COPYING file in the top-level directory.
+ * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #ifndef LIBQOS_XEN_BLKIF_H
