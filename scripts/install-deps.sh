@@ -17,7 +17,10 @@ fi
 
 # Packages: the QEMU build, Xen and iSCSI backends, firmware for -M pc and
 # the tools the tests use (tgt: the iSCSI target the iSCSI cases start;
-# procps: ps, for the e2e watchdog's host test and the qtest hang report).
+# procps: ps, for the e2e watchdog's host test and the qtest hang report;
+# python3-pycotap, from bookworm-backports: QEMU's configure wants it, and
+# make check-patches configures the upstream tarball, which does not have
+# Debian's patch that drops it).
 PKGS="
 build-essential pkgconf ninja-build python3 python3-venv flex bison
 libglib2.0-dev zlib1g-dev libpixman-1-dev libfdt-dev libaio-dev
@@ -25,7 +28,7 @@ libxen-dev libiscsi-dev libsgutils2-dev liburing-dev
 seabios ipxe-qemu qemu-system-data
 dpkg-dev xz-utils ccache perl patch
 qemu-utils tgt procps valgrind linux-perf
-python3-sphinx lintian
+python3-sphinx lintian python3-pycotap
 "
 
 # Nothing to do when every package is there and meson is new enough:

@@ -177,7 +177,8 @@ for p in "$OUT"/0*.patch; do
     git -C "$V" am -q --keep-cr "$p" || die "$(basename "$p") does not apply"
 done
 [ -z "$(git -C "$V" diff HEAD --stat)" ] || die "git am left changes"
-git -C "$V" diff --quiet "$(git -C "$T" rev-parse HEAD)" ||
+[ "$(git -C "$V" rev-parse 'HEAD^{tree}')" = \
+  "$(git -C "$T" rev-parse 'HEAD^{tree}')" ] ||
     die "the applied series differs from the tree it was made in"
 
 say "check: checkpatch.pl on every patch"

@@ -70,6 +70,8 @@ plot "%s" using 2:xtic(1) title "xen-pvscsi (our QEMU)" lc rgb "#1f77b4", \\
         # licence identifier QEMU's checkpatch.pl asks of every new file
         with open(svg) as f:
             lines = [line.rstrip() for line in f]
+        while lines and not lines[-1]:
+            lines.pop()
         if lines and lines[0].startswith('<?xml'):
             lines[1:1] = ['<!--', '  SPDX-License-Identifier: GPL-2.0-or-later',
                           '-->']
