@@ -17,10 +17,7 @@ fi
 
 # Packages: the QEMU build, Xen and iSCSI backends, firmware for -M pc and
 # the tools the tests use (tgt: the iSCSI target the iSCSI cases start;
-# procps: ps, for the e2e watchdog's host test and the qtest hang report;
-# python3-pycotap, from bookworm-backports: QEMU's configure wants it, and
-# make check-patches configures the upstream tarball, which does not have
-# Debian's patch that drops it).
+# procps: ps, for the e2e watchdog's host test and the qtest hang report).
 PKGS="
 build-essential pkgconf ninja-build python3 python3-venv flex bison
 libglib2.0-dev zlib1g-dev libpixman-1-dev libfdt-dev libaio-dev
@@ -28,7 +25,7 @@ libxen-dev libiscsi-dev libsgutils2-dev liburing-dev
 seabios ipxe-qemu qemu-system-data
 dpkg-dev xz-utils ccache perl patch
 qemu-utils tgt procps valgrind linux-perf
-python3-sphinx lintian python3-pycotap
+python3-sphinx lintian
 "
 
 # Nothing to do when every package is there and meson is new enough:

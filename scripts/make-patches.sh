@@ -22,7 +22,7 @@
 #
 # Written to BUILD/patches (emptied first); the tree it was made in is
 # BUILD/patches-work/qemu-src, a git repository whose first commit is the
-# pristine release (Debian's orig tarball of it, as configure fetched it).
+# pinned release as configure builds on it (Debian's source of it).
 #
 # With "check", the series is also verified the way a maintainer would
 # take it: git am onto a fresh pristine tree, QEMU's checkpatch.pl on every
@@ -42,8 +42,11 @@ say() { echo "make-patches: $*"; }
 die() { echo "make-patches: error: $*" >&2; exit 1; }
 
 version=$(sed -n 's/^QEMU_UPSTREAM_VERSION=//p' "$SRC/configure")
+debver=$(sed -n 's/^QEMU_DEB_VERSION=//p' "$SRC/configure")
 orig=$(ls "$BUILD"/qemu_"$version"*.orig.tar.* 2>/dev/null | head -1)
 [ -n "$orig" ] || die "no orig tarball of QEMU $version in $BUILD (run ./configure)"
+[ -f "$BUILD/qemu-src/debian/patches/series" ] ||
+    die "no Debian patches in $BUILD/qemu-src (run ./configure)"
 command -v git >/dev/null || die "git missing"
 
 name=$(git -C "$SRC" config user.name || echo "qemu-xen-pvscsi")
@@ -52,17 +55,27 @@ export GIT_AUTHOR_NAME="$name" GIT_AUTHOR_EMAIL="$email"
 export GIT_COMMITTER_NAME="$name" GIT_COMMITTER_EMAIL="$email"
 export GIT_CONFIG_NOSYSTEM=1 HOME="$W/home"
 
-# pristine DIR: the release as the tarball has it, committed
+# pristine DIR: the pinned source as configure builds on it, committed:
+# Debian's orig tarball of the release with Debian's own patches
+# (debian/patches/series, as dpkg-source applies them: they make the
+# tarball, which lacks the firmware blobs, build, and touch nothing of
+# ours), and without the debian/ directory
+deb_patches=$BUILD/qemu-src/debian/patches
 pristine() {
     rm -rf "$1"
     mkdir -p "$1"
     tar -xf "$orig" -C "$1" --strip-components=1
+    grep -v '^#' "$deb_patches/series" | while read -r dp _; do
+        [ -n "$dp" ] || continue
+        patch -d "$1" -p1 -s -f --no-backup-if-mismatch \
+            < "$deb_patches/$dp" || die "Debian's $dp does not apply"
+    done
     git -C "$1" init -q -b master
     git -C "$1" config user.name "$name"
     git -C "$1" config user.email "$email"
     git -C "$1" config core.autocrlf false
     git -C "$1" add -A
-    git -C "$1" commit -q -m "QEMU $version" --no-verify
+    git -C "$1" commit -q -m "QEMU $version ($debver)" --no-verify
 }
 
 # strip_out_of_tree FILE: FILE less its out-of-tree begin/end blocks
@@ -142,7 +155,7 @@ step() {
 rm -rf "$OUT" "$W"
 mkdir -p "$OUT" "$W/home"
 T=$W/qemu-src
-say "pristine QEMU $version from $(basename "$orig")"
+say "pristine QEMU $version: $(basename "$orig") and Debian's patches"
 pristine "$T"
 base=$(git -C "$T" rev-parse HEAD)
 for p in "$SRC"/patches/*.patch; do

@@ -970,76 +970,6 @@ static const struct SCSIBusInfo xen_pvscsi_scsi_info = {
     .drained_end = xen_pvscsi_drained_end,
 };
 
-/*
- * Read-only, for "info qtree": the LUNs as "C:T:L dev-N <state> <p-dev>",
- * separated by ", ".
- */
-static gint xen_pvscsi_cmp_index(gconstpointer a, gconstpointer b,
-                                 gpointer opaque)
-{
-    XenPVSCSI *s = opaque;
-    XenPVSCSILun *la = xen_pvscsi_lun(s, *(SCSIDevice **)a);
-    XenPVSCSILun *lb = xen_pvscsi_lun(s, *(SCSIDevice **)b);
-
-    return la->index < lb->index ? -1 : la->index > lb->index;
-}
-
-static void xen_pvscsi_get_luns(Object *obj, Visitor *v, const char *name,
-                                void *opaque, Error **errp)
-{
-    XenPVSCSI *s = XEN_PVSCSI(obj);
-    g_autoptr(GString) str = g_string_new("");
-    g_autoptr(GArray) devs = g_array_new(false, false, sizeof(SCSIDevice *));
-    char *value;
-    BusChild *kid;
-
-    if (s->luns) {
-        QTAILQ_FOREACH(kid, &s->bus.qbus.children, sibling) {
-            SCSIDevice *d = SCSI_DEVICE(kid->child);
-
-            if (xen_pvscsi_lun(s, d)) {
-                g_array_append_val(devs, d);
-            }
-        }
-    }
-    g_array_sort_with_data(devs, xen_pvscsi_cmp_index, s);
-    for (guint i = 0; i < devs->len; i++) {
-        SCSIDevice *d = g_array_index(devs, SCSIDevice *, i);
-        XenPVSCSILun *lun = xen_pvscsi_lun(s, d);
-
-        g_string_append_printf(str, "%s%u:%u:%u dev-%u %s %s",
-                               i ? ", " : "", d->channel, d->id, d->lun,
-                               lun->index,
-                               XenPVSCSIState_str(
-                                   xen_pvscsi_qapi_state(lun->state)),
-                               lun->pdev);
-    }
-    value = str->str;
-    visit_type_str(v, name, &value, errp);
-}
-
-static void xen_pvscsi_get_state(Object *obj, Visitor *v, const char *name,
-                                 void *opaque, Error **errp)
-{
-    XenDevice *xendev = XEN_DEVICE(obj);
-    char *value = (char *)XenPVSCSIState_str(
-        xen_pvscsi_qapi_state(xen_device_backend_get_state(xendev)));
-
-    visit_type_str(v, name, &value, errp);
-}
-
-static const PropertyInfo xen_pvscsi_prop_luns = {
-    .type = "str",
-    .description = "LUNs as C:T:L dev-N state p-dev (read only)",
-    .get = xen_pvscsi_get_luns,
-};
-
-static const PropertyInfo xen_pvscsi_prop_state = {
-    .type = "str",
-    .description = "Backend state (read only)",
-    .get = xen_pvscsi_get_state,
-};
-
 static const Property xen_pvscsi_props[] = {
     DEFINE_PROP_UINT32("devid", XenPVSCSI, devid, 0),
     DEFINE_PROP_UINT32("max-sg-grant", XenPVSCSI, max_sg_grant,
@@ -1049,11 +979,6 @@ static const Property xen_pvscsi_props[] = {
     DEFINE_PROP_UINT32("request-timeout", XenPVSCSI, request_timeout, 0),
     DEFINE_PROP_SIZE("grant-map-threshold", XenPVSCSI, grant_map_threshold,
                      XEN_PVSCSI_DEFAULT_MAP_THRESHOLD),
-    /* Read only; the getters do not use the field */
-    DEFINE_PROP("state", XenPVSCSI, next_dev, xen_pvscsi_prop_state,
-                unsigned int),
-    DEFINE_PROP("luns", XenPVSCSI, next_dev, xen_pvscsi_prop_luns,
-                unsigned int),
 };
 
 static void xen_pvscsi_class_init(ObjectClass *class, void *data)
@@ -1189,24 +1114,35 @@ static XenPVSCSIInfo *xen_pvscsi_info(XenPVSCSI *s)
     return info;
 }
 
-static int xen_pvscsi_query_one(Object *obj, void *opaque)
+static gint xen_pvscsi_cmp_devid(gconstpointer a, gconstpointer b)
 {
-    XenPVSCSIInfoList ***tail = opaque;
+    const XenPVSCSI *sa = *(XenPVSCSI * const *)a;
+    const XenPVSCSI *sb = *(XenPVSCSI * const *)b;
 
-    if (object_dynamic_cast(obj, TYPE_XEN_PVSCSI) &&
-        DEVICE(obj)->realized) {
-        QAPI_LIST_APPEND(*tail, xen_pvscsi_info(XEN_PVSCSI(obj)));
-    }
-    return 0;
+    return sa->devid < sb->devid ? -1 : sa->devid > sb->devid;
 }
 
+/* The hosts on the Xen bus, by devid */
 XenPVSCSIInfoList *qmp_query_xen_pvscsi(Error **errp)
 {
     XenPVSCSIInfoList *list = NULL;
     XenPVSCSIInfoList **tail = &list;
+    g_autoptr(GPtrArray) hosts = g_ptr_array_new();
+    BusState *bus = BUS(object_resolve_path_type("", TYPE_XEN_BUS, NULL));
+    BusChild *kid;
 
-    object_child_foreach_recursive(object_get_root(), xen_pvscsi_query_one,
-                                   &tail);
+    if (bus) {
+        QTAILQ_FOREACH(kid, &bus->children, sibling) {
+            if (object_dynamic_cast(OBJECT(kid->child), TYPE_XEN_PVSCSI) &&
+                kid->child->realized) {
+                g_ptr_array_add(hosts, kid->child);
+            }
+        }
+    }
+    g_ptr_array_sort(hosts, xen_pvscsi_cmp_devid);
+    for (guint i = 0; i < hosts->len; i++) {
+        QAPI_LIST_APPEND(tail, xen_pvscsi_info(g_ptr_array_index(hosts, i)));
+    }
     return list;
 }
 

@@ -475,6 +475,15 @@ static GStrv current_entries(XvsPlanOpts *o, GError **errp)
         if (mp && mp->type == XVS_JSON_BOOL && mp->b) {
             g_string_append(extra, ",migrate-passthrough=on");
         }
+        qa = xvs_json_object();
+        xvs_json_set_str(qa, "path", xvs_json_get_str(hj, "qdev"));
+        xvs_json_set_str(qa, "property", "grant-map-threshold");
+        xvs_json_free(mp);
+        mp = xvs_qmp_cmd(q, "qom-get", g_steal_pointer(&qa), NULL);
+        if (mp && mp->type == XVS_JSON_NUMBER && mp->num > 0) {
+            g_string_append_printf(extra, ",grant-map-threshold=%.0f",
+                                   mp->num);
+        }
         if (io && !o->iothread) {       /* --iothread: the tool's own */
             g_autofree char *own = xvs_iothread_id(devid);
 
