@@ -222,6 +222,14 @@ export CCACHE_BASEDIR="$C"
 ) || { tail -30 "$C/configure.log"; die "configure of the series tree failed"; }
 ninja -C "$B" qemu-system-i386 qemu-img > "$C/build.log" 2>&1 ||
     { tail -40 "$C/build.log"; die "the series tree does not build"; }
+# Firmware for build-tree runs (-M pc needs SeaBIOS), as our Makefile's
+# "all" links it: Debian's packages, under the build's qemu-bundle
+fw=$(sed -n 's/^FIRMWARE_DIRS := //p' "$BUILD/config.mak")
+for d in $fw; do
+    [ -d "$d" ] || continue
+    mkdir -p "$B/qemu-bundle$(dirname "$d")"
+    ln -sfn "$d" "$B/qemu-bundle$d"
+done
 tests=$(cd "$B" && meson introspect --tests |
         python3 "$SRC/scripts/suite-targets.py" xen-pvscsi .)
 # shellcheck disable=SC2086
