@@ -478,18 +478,18 @@ static void xen_pvscsi_check_condition(XenPVSCSIReq *req, SCSISense sense,
 /* ---------------------------------------------------------------------- */
 /* SCSI bus callbacks (in ctx)                                             */
 
-/*
- * A failed request's host status: QEMU's SCSI_HOST_* values, or for
- * passthrough the host byte Linux's SG_IO returned.  Both, and vscsiif's
- * XEN_VSCSIIF_RSLT_HOST_*, use Linux's DID_* numbering; the names QEMU has
- * are checked here.
- */
 /* The ring's ABI: 252-byte requests and responses on every architecture */
 QEMU_BUILD_BUG_ON(sizeof(vscsiif_request_t) != 252);
 QEMU_BUILD_BUG_ON(sizeof(vscsiif_response_t) != 252);
 QEMU_BUILD_BUG_ON(sizeof(vscsiif_segment_t) != 8);
 QEMU_BUILD_BUG_ON(XEN_PVSCSI_RING_SIZE != 16);
 
+/*
+ * A failed request's host status: QEMU's SCSI_HOST_* values, or for
+ * passthrough the host byte Linux's SG_IO returned.  Both, and vscsiif's
+ * XEN_VSCSIIF_RSLT_HOST_*, use Linux's DID_* numbering; the names QEMU has
+ * are checked here.
+ */
 QEMU_BUILD_BUG_ON(SCSI_HOST_OK != XEN_VSCSIIF_RSLT_HOST_OK);
 QEMU_BUILD_BUG_ON(SCSI_HOST_NO_LUN != XEN_VSCSIIF_RSLT_HOST_NO_CONNECT);
 QEMU_BUILD_BUG_ON(SCSI_HOST_BUSY != XEN_VSCSIIF_RSLT_HOST_BUS_BUSY);

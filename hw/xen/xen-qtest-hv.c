@@ -426,6 +426,15 @@ static hwaddr hv_gnt_check(XenQtestHV *s, grant_ref_t ref, int prot,
     return -1;
 }
 
+/* A map that failed after hv_gnt_check(): undo its GTF_reading/writing */
+static void hv_gnt_check_undo(XenQtestHV *s, grant_ref_t ref)
+{
+    if (!s->map_count[ref]) {
+        qatomic_and(&s->gnt[ref].flags,
+                    (uint16_t)~(GTF_reading | GTF_writing));
+    }
+}
+
 static void hv_gnt_untrack(XenQtestHV *s, grant_ref_t ref)
 {
     assert(s->map_count[ref]);
@@ -526,10 +535,7 @@ static void *hv_gnt_map_multi(XenQtestHV *s, xengnttab_handle *h,
         if (fd < 0 ||
             mmap(page, XEN_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, fd,
                  off) == MAP_FAILED) {
-            if (!s->map_count[refs[i]]) {
-                qatomic_and(&s->gnt[refs[i]].flags,
-                            (uint16_t)~(GTF_reading | GTF_writing));
-            }
+            hv_gnt_check_undo(s, refs[i]);
             errno = EINVAL;
             break;
         }
@@ -594,11 +600,7 @@ static void *hv_gnttab_map_refs(xengnttab_handle *h, uint32_t count,
                                 false, 0);
         }
         g_free(m);
-        if (!s->map_count[refs[0]]) {
-            /* Undo the GTF_reading/GTF_writing set by hv_gnt_check(). */
-            qatomic_and(&s->gnt[refs[0]].flags,
-                        (uint16_t)~(GTF_reading | GTF_writing));
-        }
+        hv_gnt_check_undo(s, refs[0]);
         errno = EINVAL;
         return NULL;
     }
