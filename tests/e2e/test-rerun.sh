@@ -11,7 +11,7 @@ E2E=$(cd "$(dirname "$0")" && pwd)
 . "$E2E/lib/rerun.sh"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-echo "1..6"
+echo "1..7"
 n=0
 is() { # GOT WANT NAME
   n=$((n + 1))
@@ -49,6 +49,14 @@ printf '%s\n' \
 is "$(qemu_deaths "$T/machine")/$(glitches "$T/machine")/$(verdict "$T/machine")" \
    "/1 Segmentation fault bash ,1 Segmentation fault xl ,1 malloc(): unsorted double linked list corrupted,1 watchdog: killed hung helper/rerun" \
    "segfaults of bash and xl, a heap abort, a killed helper: the machine's, rerun"
+# xl under timeout(1): timeout re-raises the signal, bash names timeout
+# (the HVM boot's xl migrate, CI 2026-12-02: xl status 139)
+printf '%s\n' \
+  "[  301.5] $P /mnt/payload/test.sh: line 279:  1290 Segmentation fault      timeout 900 xl migrate -C \$cfg -s \"\" \$name \"xl migrate-receive\" > \$log 2>&1" \
+  "[  420.0] $P E2E-TAP: not ok 16 - hvm: migrate (migrate) # xl=139 dom=1->1 qmp=0" > "$T/xl-timeout"
+is "$(qemu_deaths "$T/xl-timeout")/$(glitches "$T/xl-timeout")/$(verdict "$T/xl-timeout")" \
+   "/1 Segmentation fault timeout 900 xl /rerun" \
+   "a segfault of xl run under timeout: the machine's, rerun"
 # a segfault of our QEMU is no machine fault
 printf '%s\n' \
   "[  109.409335] $P /mnt/payload/test.sh: line 1:   663 Segmentation fault      timeout -k 5 1200 \$Q -machine xenpv -xen-domid 1" \

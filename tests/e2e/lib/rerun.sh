@@ -6,12 +6,13 @@
 # Faults of the nested machine that no part of ours can cause in that
 # process, as its console shows them: a dom0 or guest process aborting on a
 # corrupt heap or a corrupt ld.so state, or a shell, xl or text tool dying
-# of a segfault (seen under load, with and without our QEMU:
+# of a segfault, run directly or under timeout(1), which re-raises the
+# signal (seen under load, with and without our QEMU:
 # docs/devel/testing/xen-pvscsi-e2e.rst; never our QEMU, which is not in
 # the list), and the HVM guest's triple fault under TCG's emulated SVM.
 # Prints what it found.
 glitches() { # LOG
-  tr -d '\r' < "$1" | grep -a -o -E 'malloc\(\): [a-z ]+|double free or corruption|Inconsistency detected by ld\.so|Triple fault|watchdog: killed hung helper|watchdog: gave up|Segmentation fault +(bash|xl|xenstore-[a-z]+|sed|grep|awk|tr|cut|cat|head|tail|python3|fio|sh) ' |
+  tr -d '\r' < "$1" | grep -a -o -E 'malloc\(\): [a-z ]+|double free or corruption|Inconsistency detected by ld\.so|Triple fault|watchdog: killed hung helper|watchdog: gave up|Segmentation fault +(timeout (-k [0-9]+ )?[0-9]+ )?(bash|xl|xenstore-[a-z]+|sed|grep|awk|tr|cut|cat|head|tail|python3|fio|sh) ' |
     tr -s ' ' | sort | uniq -c | sed 's/^ *//' | paste -sd, -
 }
 
