@@ -19,13 +19,17 @@
 #include "qemu/osdep.h"
 #include "qemu/ctype.h"
 #include "qemu/cutils.h"
+#include "qemu/error-report.h"
+#include "qemu/rcu.h"
 #include "qapi/error.h"
+#include "qapi/qapi-commands-block-core.h"
+#include "qapi/qapi-visit-block-core.h"
+#include "qapi/qobject-input-visitor.h"
 #include "qobject/qdict.h"
-#include "block/block.h"
 #include "block/block-global-state.h"
 #include "block/block-io.h"
 #include "system/block-backend.h"
-#include "scsi/constants.h"
+#include "hw/scsi/xen-pvscsi-hostdev.h"
 #include "xen-pvscsi-pdev.h"
 #include "trace.h"
 
@@ -72,9 +76,12 @@ static QDict *xen_pvscsi_host_device_opts(const char *path, bool direct)
     qdict_put_str(opts, "driver", "host_device");
     qdict_put_str(opts, "filename", path);
     /* A CD drive or a write-protected LUN only opens read-only. */
-    qdict_put_str(opts, BDRV_OPT_AUTO_READ_ONLY, "on");
+    qdict_put_bool(opts, "auto-read-only", true);
     if (direct) {
-        qdict_put_str(opts, BDRV_OPT_CACHE_DIRECT, "on");
+        QDict *cache = qdict_new();
+
+        qdict_put_bool(cache, "direct", true);
+        qdict_put(opts, "cache", cache);
     }
     return opts;
 }
@@ -102,13 +109,10 @@ static QDict *xen_pvscsi_host_scsi(const char *pdev, const char *scsidev,
         return NULL;
     }
     if (!model) {
-        bool blockish = type == TYPE_DISK || type == TYPE_ROM ||
-                        type == TYPE_MOD || type == TYPE_RBC;
-
-        model = blockish && blk ? "scsi-block" : "scsi-generic";
+        model = xen_pvscsi_host_model(type, blk != NULL);
     }
     out->model = model;
-    if (!strcmp(model, "scsi-generic")) {
+    if (xen_pvscsi_model_uses_sg(model)) {
         if (!sg) {
             error_setg(errp, "p-dev '%s': the host device has no /dev/sg "
                        "node (is the sg module loaded?)", pdev);
@@ -140,11 +144,13 @@ static QDict *xen_pvscsi_path(const char *pdev, const char *model,
     }
     if (S_ISREG(st.st_mode)) {
         QDict *opts = qdict_new();
+        QDict *file = qdict_new();
 
         /* Never probe the format of an image the guest can write. */
         qdict_put_str(opts, "driver", "raw");
-        qdict_put_str(opts, "file.driver", "file");
-        qdict_put_str(opts, "file.filename", pdev);
+        qdict_put_str(file, "driver", "file");
+        qdict_put_str(file, "filename", pdev);
+        qdict_put(opts, "file", file);
         out->model = model ?: "scsi-hd";
         return opts;
     }
@@ -185,12 +191,74 @@ static QDict *xen_pvscsi_path(const char *pdev, const char *model,
     return NULL;
 }
 
+/*
+ * iscsi://<host>[:<port>]/<target>/<lun>, libiscsi's URL form, as the
+ * options of QEMU's iscsi driver.  Credentials are refused: every key of a
+ * backend's directory is readable by its guest.
+ */
+static QDict *xen_pvscsi_iscsi(const char *pdev, Error **errp)
+{
+    const char *p = pdev + strlen("iscsi://");
+    const char *slash = strchr(p, '/');
+    const char *last = strrchr(p, '/');
+    g_autofree char *portal = NULL;
+    g_autofree char *target = NULL;
+    unsigned int lun;
+    QDict *opts;
+
+    if (!slash || slash == p || last == slash || last[1] == '\0' ||
+        qemu_strtoui(last + 1, NULL, 10, &lun) < 0 || lun > 0x3fff ||
+        !qemu_isdigit(last[1])) {
+        error_setg(errp, "p-dev '%s' is not iscsi://<host>[:<port>]/"
+                   "<target>/<lun>", pdev);
+        return NULL;
+    }
+    portal = g_strndup(p, slash - p);
+    target = g_strndup(slash + 1, last - slash - 1);
+    if (strchr(portal, '@')) {
+        error_setg(errp, "p-dev '%s': no credentials in p-dev (the guest "
+                   "can read its backend's keys); give a block node with "
+                   "user and password-secret as p-dev instead", pdev);
+        return NULL;
+    }
+    opts = qdict_new();
+    qdict_put_str(opts, "driver", "iscsi");
+    qdict_put_str(opts, "transport", "tcp");
+    qdict_put_str(opts, "portal", portal);
+    qdict_put_str(opts, "target", target);
+    qdict_put_int(opts, "lun", lun);
+    return opts;
+}
+
+/* blockdev-add of @opts (consumed) as node @node_name */
+static bool xen_pvscsi_node_add(QDict *opts, const char *node_name,
+                                Error **errp)
+{
+    BlockdevOptions *options = NULL;
+    Visitor *v;
+    bool ok;
+
+    qdict_put_str(opts, "node-name", node_name);
+    v = qobject_input_visitor_new(QOBJECT(opts));
+    ok = visit_type_BlockdevOptions(v, NULL, &options, errp);
+    visit_free(v);
+    qobject_unref(opts);
+    if (!ok) {
+        return false;
+    }
+    qmp_blockdev_add(options, errp);
+    qapi_free_BlockdevOptions(options);
+    return !*errp;
+}
+
 bool xen_pvscsi_pdev_resolve(const char *pdev, const char *model,
                              const char *node_name, XenPVSCSIPdev *out,
                              Error **errp)
 {
+    ERRP_GUARD();
     QDict *opts = NULL;
     unsigned int hctl[4];
+    bool iscsi = g_str_has_prefix(pdev, "iscsi://");
 
     memset(out, 0, sizeof(*out));
     if (!*pdev) {
@@ -198,9 +266,11 @@ bool xen_pvscsi_pdev_resolve(const char *pdev, const char *model,
         return false;
     }
 
-    if (g_str_has_prefix(pdev, "iscsi://")) {
-        opts = qdict_new();
-        qdict_put_str(opts, "driver", "iscsi");
+    if (iscsi) {
+        opts = xen_pvscsi_iscsi(pdev, errp);
+        if (!opts) {
+            return false;
+        }
         /* Decided once the LUN's type is known */
         out->model = model;
     } else if (pdev[0] == '/') {
@@ -233,34 +303,80 @@ bool xen_pvscsi_pdev_resolve(const char *pdev, const char *model,
                        pdev);
             return false;
         }
+        if (!model && bs && !strcmp(bdrv_get_format_name(bs) ?: "",
+                                    "iscsi")) {
+            /* An iSCSI LUN defined in QEMU (with CHAP, say): as a URL */
+            model = xen_pvscsi_host_model(-1, !bdrv_is_sg(bs));
+        }
         out->model = model ?: (bs && bdrv_is_sg(bs) ? "scsi-generic"
                                                     : "scsi-hd");
         out->drive = g_strdup(pdev);
         return true;
     }
 
-    qdict_put_str(opts, "node-name", node_name);
     trace_xen_pvscsi_pdev_open(pdev, node_name);
-    out->bs = bdrv_open(g_str_has_prefix(pdev, "iscsi://") ? pdev : NULL,
-                        NULL, opts, BDRV_O_RDWR, errp);
-    if (!out->bs) {
+    if (!xen_pvscsi_node_add(opts, node_name, errp)) {
         error_prepend(errp, "p-dev '%s': ", pdev);
         return false;
     }
-    if (!out->model) {
-        /* libiscsi marks a LUN that is not a disk or CD as SG only. */
-        out->model = bdrv_is_sg(out->bs) ? "scsi-generic" : "scsi-block";
-    }
+    out->node = g_strdup(node_name);
     out->drive = g_strdup(node_name);
+    if (!out->model) {
+        /* QEMU's iscsi driver makes a LUN not a disk or CD SG only. */
+        BlockDriverState *bs = bdrv_find_node(node_name);
+
+        out->model = xen_pvscsi_host_model(-1, bs && !bdrv_is_sg(bs));
+    }
     return true;
+}
+
+/*
+ * A node is deleted once the LUN's device let go of it: the device is
+ * freed in an RCU callback after its unparent (qdev's bus_remove_child),
+ * which runs before this one, queued later.  A request still holding the
+ * device keeps it a little longer: then it is tried again.
+ */
+#define XEN_PVSCSI_NODE_DEL_TRIES   100
+
+typedef struct XenPVSCSINodeDel {
+    struct rcu_head rcu;
+    char *node;
+    unsigned int tries;
+} XenPVSCSINodeDel;
+
+static void xen_pvscsi_node_del_rcu(XenPVSCSINodeDel *nd)
+{
+    Error *err = NULL;
+
+    trace_xen_pvscsi_pdev_close(nd->node, nd->tries);
+    qmp_blockdev_del(nd->node, &err);
+    if (err && ++nd->tries < XEN_PVSCSI_NODE_DEL_TRIES) {
+        error_free(err);
+        call_rcu(nd, xen_pvscsi_node_del_rcu, rcu);
+        return;
+    }
+    if (err) {
+        warn_report_err(err);
+    }
+    g_free(nd->node);
+    g_free(nd);
+}
+
+void xen_pvscsi_pdev_node_del(char *node)
+{
+    XenPVSCSINodeDel *nd;
+
+    if (!node) {
+        return;
+    }
+    nd = g_new0(XenPVSCSINodeDel, 1);
+    nd->node = node;
+    call_rcu(nd, xen_pvscsi_node_del_rcu, rcu);
 }
 
 void xen_pvscsi_pdev_release(XenPVSCSIPdev *p)
 {
-    if (p->bs) {
-        bdrv_unref(p->bs);
-        p->bs = NULL;
-    }
+    xen_pvscsi_pdev_node_del(g_steal_pointer(&p->node));
     g_free(p->drive);
     p->drive = NULL;
 }

@@ -9,13 +9,11 @@
 #ifndef HW_SCSI_XEN_PVSCSI_PDEV_H
 #define HW_SCSI_XEN_PVSCSI_PDEV_H
 
-#include "block/block.h"
-
 /* A p-dev, resolved to a SCSI device model and the drive to give it. */
 typedef struct XenPVSCSIPdev {
     const char *model;          /* scsi-hd, scsi-cd, scsi-block, ... */
     char *drive;                /* its drive property: node or drive id */
-    BlockDriverState *bs;       /* node opened for it (a reference), or NULL */
+    char *node;                 /* the node made for it (blockdev-add) */
 } XenPVSCSIPdev;
 
 /* Parse "H:C:T:L" (four decimal numbers, nothing else). */
@@ -32,13 +30,20 @@ bool xen_pvscsi_parse_hctl(const char *s, unsigned int hctl[4]);
  *  - H:C:T:L: the host SCSI device at that address, found through sysfs;
  *  - otherwise the id of a -drive or the name of a block node (scsi-hd, or
  *    scsi-generic for an SG node).
- * @model, if not NULL, overrides the device model chosen.  A node opened
- * here is named @node_name.
+ * @model, if not NULL, overrides the device model chosen.  A node made
+ * here (as blockdev-add would, so query-named-block-nodes lists it) is
+ * named @node_name; the LUN's device then takes it.  Credentials in an
+ * iscsi:// URL are refused: a LUN with CHAP is a node defined in QEMU.
  */
 bool xen_pvscsi_pdev_resolve(const char *pdev, const char *model,
                              const char *node_name, XenPVSCSIPdev *out,
                              Error **errp);
-/* Drop what resolve took (the node's reference). */
+/* Drop what resolve made: a node still in p->node is deleted (below). */
 void xen_pvscsi_pdev_release(XenPVSCSIPdev *p);
+/*
+ * Delete block node @node (taken; NULL does nothing) once the device it
+ * was made for let go of it: after that device's unparent.
+ */
+void xen_pvscsi_pdev_node_del(char *node);
 
 #endif

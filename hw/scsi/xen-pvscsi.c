@@ -37,7 +37,8 @@
 #include "scsi/constants.h"
 #include "system/block-backend.h"
 #include "block/block.h"
-#include "block/block_int-common.h"
+#include "block/qapi.h"
+#include "hw/scsi/xen-pvscsi-hostdev.h"
 #include "xen-pvscsi-dataplane.h"
 #include "xen-pvscsi-pdev.h"
 #include "trace.h"
@@ -55,6 +56,8 @@ typedef struct XenPVSCSILun {
     bool unplug_requested;      /* device_del: the guest must let go */
     bool reoffered;             /* offered again after a resume (below) */
     char *pdev;                 /* dev-<index>/p-dev */
+    bool toolstack;             /* created for the toolstack's dev-<index> */
+    char *node;                 /* the block node made for its p-dev */
     /* From the standard INQUIRY data, read when the LUN was plugged */
     uint8_t peripheral_type;
     uint8_t scsi_level;
@@ -68,6 +71,7 @@ static void xen_pvscsi_lun_free(gpointer data)
     XenPVSCSILun *lun = data;
 
     g_free(lun->pdev);
+    g_free(lun->node);
     g_free(lun);
 }
 
@@ -141,20 +145,16 @@ static bool xen_pvscsi_index_used(XenPVSCSI *s, unsigned int index)
 }
 
 /*
- * Record a LUN that was just plugged and publish it in state Initialising.
- * One created from the toolstack's vscsi-devs/dev-N keeps that index and
- * those nodes; one added by device_add gets the next free index.
+ * Publish a LUN that was just plugged, in state Initialising.  One created
+ * from the toolstack's vscsi-devs/dev-N has its record already, with that
+ * index and those nodes; one added by device_add gets the next free index.
  */
 static void xen_pvscsi_lun_publish(XenPVSCSI *s, SCSIDevice *d,
                                    XenPVSCSILun *lun)
 {
     g_autofree char *base = NULL;
 
-    if (s->toolstack_index >= 0) {
-        lun->index = s->toolstack_index;
-        lun->pdev = g_strdup(s->toolstack_pdev);
-        g_hash_table_insert(s->luns, d, lun);
-    } else {
+    if (!lun->toolstack) {
         g_autofree char *pdev_key = NULL;
         g_autofree char *vdev_key = NULL;
 
@@ -238,12 +238,17 @@ static void xen_pvscsi_luns_advance(XenPVSCSI *s, enum xenbus_state from,
  */
 static void xen_pvscsi_lun_remove(XenPVSCSI *s, SCSIDevice *d)
 {
+    XenPVSCSILun *lun = xen_pvscsi_lun(s, d);
+    char *node = lun ? g_steal_pointer(&lun->node) : NULL;
+
     trace_xen_pvscsi_lun_remove(s->devid, d->channel, d->id, d->lun);
     if (d->conf.blk) {
         blk_drain(d->conf.blk);
     }
     hotplug_handler_unplug(HOTPLUG_HANDLER(s), DEVICE(d), &error_abort);
     object_unparent(OBJECT(d));
+    /* Its node, if one was made for it, once the device let go of it */
+    xen_pvscsi_pdev_node_del(node);
 }
 
 /* Perform every requested removal now (no frontend to ask). */
@@ -302,11 +307,9 @@ static void xen_pvscsi_lun_create(XenPVSCSI *s, unsigned int index)
     g_autofree char *model = xen_pvscsi_dev_read(s, index, "qemu-device");
     g_autofree char *node_name = NULL;
     g_autofree char *child = NULL;
-    static const char *const models[] = {
-        "scsi-hd", "scsi-cd", "scsi-block", "scsi-generic",
-    };
     unsigned int hctl[4];
     XenPVSCSIPdev p;
+    XenPVSCSILun *lun;
     DeviceState *dev;
     Error *local_err = NULL;
     bool ok;
@@ -327,12 +330,7 @@ static void xen_pvscsi_lun_create(XenPVSCSI *s, unsigned int index)
         return;
     }
     if (model) {
-        bool known = false;
-
-        for (int i = 0; i < ARRAY_SIZE(models); i++) {
-            known |= !strcmp(model, models[i]);
-        }
-        if (!known) {
+        if (!xen_pvscsi_model_known(model)) {
             xen_pvscsi_lun_error(s, index, "qemu-device '%s' is not one of "
                                  "scsi-hd, scsi-cd, scsi-block, scsi-generic",
                                  model);
@@ -364,21 +362,29 @@ static void xen_pvscsi_lun_create(XenPVSCSI *s, unsigned int index)
                                   &local_err) &&
          object_property_set_uint(OBJECT(dev), "lun", hctl[3], &local_err);
     if (ok) {
-        s->toolstack_index = index;
-        s->toolstack_pdev = pdev;
+        /* Its record, which the plug handler publishes */
+        lun = g_new0(XenPVSCSILun, 1);
+        lun->index = index;
+        lun->toolstack = true;
+        lun->pdev = g_strdup(pdev);
+        g_hash_table_insert(s->luns, dev, lun);
         ok = qdev_realize_and_unref(dev, BUS(&s->bus), &local_err);
-        s->toolstack_index = -1;
-        s->toolstack_pdev = NULL;
+        if (ok) {
+            /* The node goes with the LUN now */
+            lun->node = g_steal_pointer(&p.node);
+        } else {
+            g_hash_table_remove(s->luns, dev);
+        }
     } else {
         object_unref(OBJECT(dev));
     }
-    /* The device holds the node now (or nobody does). */
-    xen_pvscsi_pdev_release(&p);
     if (!ok) {
         object_unparent(OBJECT(dev));
         xen_pvscsi_lun_error(s, index, "%s", error_get_pretty(local_err));
         error_free(local_err);
     }
+    /* A node not handed over is deleted once the device let go of it */
+    xen_pvscsi_pdev_release(&p);
 }
 
 /*
@@ -499,6 +505,23 @@ static void xen_pvscsi_reconfigured(XenPVSCSI *s)
 /* Migration                                                               */
 
 /*
+ * The file name of the LUN's block node, as query-named-block-nodes gives
+ * it: a host device's path, an image's, an iSCSI node's json: name...
+ */
+static char *xen_pvscsi_lun_filename(SCSIDevice *d)
+{
+    BlockDriverState *bs = d->conf.blk ? blk_bs(d->conf.blk) : NULL;
+    g_autoptr(BlockDeviceInfo) info = NULL;
+
+    if (!bs) {
+        return NULL;
+    }
+    GRAPH_RDLOCK_GUARD_MAINLOOP();
+    info = bdrv_block_device_info(NULL, bs, true, NULL);
+    return info ? g_strdup(info->file) : NULL;
+}
+
+/*
  * A LUN passed through from a SCSI device of this host (scsi-generic or
  * scsi-block on a host_device or host_cdrom node: /dev/sg3, /dev/sdb) is a
  * physical device with state of its own (a tape's position, reservations):
@@ -509,23 +532,19 @@ static void xen_pvscsi_reconfigured(XenPVSCSI *s)
  */
 static char *xen_pvscsi_lun_local_device(SCSIDevice *d)
 {
-    BlockDriverState *bs;
+    g_autofree char *file = NULL;
+    struct stat st;
 
-    if (!d->conf.blk ||
-        (!object_dynamic_cast(OBJECT(d), "scsi-generic") &&
-         !object_dynamic_cast(OBJECT(d), "scsi-block"))) {
+    if (!object_dynamic_cast(OBJECT(d), "scsi-generic") &&
+        !object_dynamic_cast(OBJECT(d), "scsi-block")) {
         return NULL;
     }
-    GRAPH_RDLOCK_GUARD_MAINLOOP();
-    for (bs = blk_bs(d->conf.blk); bs; bs = bs->file ? bs->file->bs : NULL) {
-        const char *fmt = bdrv_get_format_name(bs);
-
-        if (fmt && (!strcmp(fmt, "host_device") ||
-                    !strcmp(fmt, "host_cdrom"))) {
-            return g_strdup(bs->filename);
-        }
+    file = xen_pvscsi_lun_filename(d);
+    if (!file || file[0] != '/' || stat(file, &st) < 0 ||
+        (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))) {
+        return NULL;
     }
-    return NULL;
+    return g_steal_pointer(&file);
 }
 
 /* Append @d to @luns if it is a local passthrough LUN */
@@ -704,7 +723,8 @@ static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
     if (!xen_pvscsi_update_blocker(s, d, NULL, errp)) {
         return;
     }
-    lun = g_new0(XenPVSCSILun, 1);
+    /* The toolstack's LUN has its record (xen_pvscsi_lun_create) */
+    lun = xen_pvscsi_lun(s, d) ?: g_new0(XenPVSCSILun, 1);
     xen_pvscsi_lun_identify(d, lun);
     /*
      * Published in state Initialising: offered at the next connect, or
@@ -894,7 +914,6 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
     }
 
     s->luns = g_hash_table_new_full(NULL, NULL, NULL, xen_pvscsi_lun_free);
-    s->toolstack_index = -1;
     s->dataplane = xen_pvscsi_dataplane_create(xendev, &s->bus, s->devid,
                                                s->max_sg_grant,
                                                s->request_timeout,
@@ -917,6 +936,7 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
 static void xen_pvscsi_unrealize(XenDevice *xendev)
 {
     XenPVSCSI *s = XEN_PVSCSI(xendev);
+    BusChild *kid, *next;
 
     if (s->control_watch) {
         xs_node_unwatch(xendev->xsh, s->control_watch);
@@ -927,6 +947,18 @@ static void xen_pvscsi_unrealize(XenDevice *xendev)
     s->blocked_luns = NULL;
     xen_pvscsi_dataplane_destroy(s->dataplane);
     s->dataplane = NULL;
+    /* The toolstack's LUNs go with the host, and the nodes made for them */
+    QTAILQ_FOREACH_SAFE(kid, &s->bus.qbus.children, sibling, next) {
+        SCSIDevice *d = SCSI_DEVICE(kid->child);
+        XenPVSCSILun *lun = s->luns ? xen_pvscsi_lun(s, d) : NULL;
+
+        if (lun && lun->node) {
+            char *node = g_steal_pointer(&lun->node);
+
+            object_unparent(OBJECT(d));
+            xen_pvscsi_pdev_node_del(node);
+        }
+    }
     if (s->luns) {
         g_hash_table_destroy(s->luns);
         s->luns = NULL;
@@ -1062,11 +1094,8 @@ static XenPVSCSILunInfo *xen_pvscsi_lun_info(XenPVSCSI *s, SCSIDevice *d,
     info->id = g_strdup(dev->id);
     info->type = g_strdup(object_get_typename(OBJECT(d)));
     if (bs) {
-        GRAPH_RDLOCK_GUARD_MAINLOOP();
-
-        bdrv_refresh_filename(bs);
         info->node_name = g_strdup(bdrv_get_node_name(bs));
-        info->filename = g_strdup(bs->filename);
+        info->filename = xen_pvscsi_lun_filename(d);
     }
     info->peripheral_type = lun->peripheral_type;
     info->scsi_level = lun->scsi_level;

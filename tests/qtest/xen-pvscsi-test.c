@@ -2131,6 +2131,38 @@ static bool qom_exists(QXen *x, const char *path)
     return ok;
 }
 
+/* Whether query-named-block-nodes lists node @name */
+static bool node_exists(QXen *x, const char *name)
+{
+    QDict *rsp = qtest_qmp(x->qts, "{'execute': 'query-named-block-nodes', "
+                           "'arguments': {'flat': true}}");
+    QListEntry *e;
+    bool found = false;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        QDict *n = qobject_to(QDict, qlist_entry_obj(e));
+
+        found |= !strcmp(qdict_get_str(n, "node-name"), name);
+    }
+    qobject_unref(rsp);
+    return found;
+}
+
+/*
+ * A node made for a LUN is deleted once its device is freed, which QEMU
+ * does after an RCU grace period: give it 5 s.
+ */
+static bool node_gone(QXen *x, const char *name)
+{
+    for (int i = 0; i < 500; i++) {
+        if (!node_exists(x, name)) {
+            return true;
+        }
+        g_usleep(10 * 1000);
+    }
+    return false;
+}
+
 /* READ (10) at LUN 0:id:lun, waited for */
 static void read10(QVscsiFront *f, int id, int lun, uint32_t lba, void *buf,
                    size_t len, QVscsiCmd *c)
@@ -2186,6 +2218,11 @@ static void test_toolstack_create(void)
     ts_write_lun(tool, &f, 3, "/nonexistent/disk.img", "3:0:2:0", NULL);
     ts_write_lun(tool, &f, 4, "9:9:9:9", "3:0:3:0", NULL);
     ts_write_lun(tool, &f, 5, "d0", "3:0:64:0", NULL);
+    /* Credentials in xenstore (the guest reads its backend), a bad URL */
+    ts_write_lun(tool, &f, 7, "iscsi://u%p@127.0.0.1/iqn.2026-11.x:t/0",
+                 "3:0:6:0", NULL);
+    ts_write_lun(tool, &f, 8, "iscsi://127.0.0.1/iqn.2026-11.x:t",
+                 "3:0:7:0", NULL);
     ts_write(tool, &f, "online", "1");
     ts_write(tool, &f, "state", "1");
     {
@@ -2211,6 +2248,17 @@ static void test_toolstack_create(void)
     err = lun_error(&f, 5);
     g_assert_nonnull(strstr(err, "v-dev '3:0:64:0'"));
     g_free(err);
+    g_assert_cmpint(lun_state(&f, 7), ==, 6);
+    err = lun_error(&f, 7);
+    g_assert_nonnull(strstr(err, "no credentials in p-dev"));
+    g_free(err);
+    g_assert_cmpint(lun_state(&f, 8), ==, 6);
+    err = lun_error(&f, 8);
+    g_assert_nonnull(strstr(err, "is not iscsi://<host>[:<port>]/"));
+    g_free(err);
+    /* The image's node, made as blockdev-add does: QMP lists it */
+    g_assert_true(node_exists(x, "xen-pvscsi3-dev1"));
+    g_assert_false(node_exists(x, "xen-pvscsi3-dev7"));
     {
         g_autofree char *k = qvscsi_be_key(&f, "error");
 
@@ -2304,24 +2352,10 @@ static void test_toolstack_create(void)
     g_assert_false(qxs_exists(tool, f.be));
     qvscsi_release(&f);
     g_assert_false(qom_exists(x, "/objects/xen-pvscsi3-iothread"));
-    /* The nodes opened for the LUNs are gone; the user's are not. */
-    {
-        QDict *rsp = qtest_qmp(x->qts, "{'execute': "
-                               "'query-named-block-nodes', 'arguments': "
-                               "{'flat': true}}");
-        g_autoptr(GString) names = g_string_new("");
-        QListEntry *e;
-
-        QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
-            QDict *n = qobject_to(QDict, qlist_entry_obj(e));
-
-            g_string_append_printf(names, "%s ",
-                                   qdict_get_str(n, "node-name"));
-        }
-        g_assert_null(strstr(names->str, "xen-pvscsi3-dev1"));
-        g_assert_nonnull(strstr(names->str, "d0 "));
-        qobject_unref(rsp);
-    }
+    /* The nodes made for the LUNs are gone; the user's are not. */
+    g_assert_true(node_gone(x, "xen-pvscsi3-dev1"));
+    g_assert_true(node_exists(x, "d0"));
+    g_assert_true(node_exists(x, "d3"));
     qvscsi_free(&f);
     qxen_stop(x);
 }
@@ -2340,19 +2374,28 @@ static void test_toolstack_hotplug(void)
     uint8_t buf[512];
     unsigned int added, removed;
     g_autofree char *err = NULL;
+    g_autofree char *img6 = NULL;
+    int fd = g_file_open_tmp("xen-pvscsi-XXXXXX.img", &img6, NULL);
     QDict *ev;
 
+    /* An image of its own for dev-6 (the others are locked by their nodes) */
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, 1024 * 1024), ==, 0);
+    close(fd);
     qvscsi_init(&f, x, 0);
     qvscsi_connect(&f);
 
     ts_write_lun(tool, &f, 3, "d3", "0:0:7:1", NULL);
     ts_write_lun(tool, &f, 4, "no-such-node", "0:0:8:0", NULL);
+    ts_write_lun(tool, &f, 6, img6, "0:0:11:0", NULL);
     ts_write(tool, &f, "state", "7");
     qvscsi_reconfigure(&f, &added, &removed);
-    g_assert_cmpuint(added, ==, 1);
+    g_assert_cmpuint(added, ==, 2);
     g_assert_cmpuint(removed, ==, 0);
     g_assert_cmpint(lun_state(&f, 3), ==, 4);
     g_assert_cmpint(lun_state(&f, 4), ==, 6);
+    g_assert_cmpint(lun_state(&f, 6), ==, 4);
+    g_assert_true(node_exists(x, "xen-pvscsi0-dev6"));
     err = lun_error(&f, 4);
     g_assert_nonnull(strstr(err, "no-such-node"));
     clear_ua(&f, 0, 7, 1);
@@ -2379,27 +2422,33 @@ static void test_toolstack_hotplug(void)
     qvscsi_reconfigure(&f, &added, &removed);
     g_assert_cmpuint(added, ==, 1);
     {
-        g_autofree char *k = qvscsi_be_key(&f, "vscsi-devs/dev-5/v-dev");
+        g_autofree char *k = qvscsi_be_key(&f, "vscsi-devs/dev-7/v-dev");
         g_autofree char *v = qxs_read(x->xs, k);
 
         g_assert_cmpstr(v, ==, "0:0:9:0");
     }
 
-    /* Remove the toolstack's LUN and the command line's 0:2:3 */
+    /* Remove the toolstack's LUNs and the command line's 0:2:3 */
     {
         g_autofree char *k3 = qvscsi_be_key(&f, "vscsi-devs/dev-3/state");
         g_autofree char *k1 = qvscsi_be_key(&f, "vscsi-devs/dev-1/state");
+        g_autofree char *k6 = qvscsi_be_key(&f, "vscsi-devs/dev-6/state");
 
         qxs_write(tool, k3, "5");
         qxs_write(tool, k1, "5");
+        qxs_write(tool, k6, "5");
     }
     ts_write(tool, &f, "state", "7");
     qvscsi_reconfigure(&f, &added, &removed);
     g_assert_cmpuint(added, ==, 0);
-    g_assert_cmpuint(removed, ==, 2);
+    g_assert_cmpuint(removed, ==, 3);
     g_assert_cmpint(lun_state(&f, 3), ==, 6);
     g_assert_cmpint(lun_state(&f, 1), ==, 6);
-    for (int i = 0; i < 2; i++) {
+    g_assert_cmpint(lun_state(&f, 6), ==, 6);
+    /* The node made for dev-6 goes with it, the user's d3 stays */
+    g_assert_true(node_gone(x, "xen-pvscsi0-dev6"));
+    g_assert_true(node_exists(x, "d3"));
+    for (int i = 0; i < 3; i++) {
         ev = qtest_qmp_eventwait_ref(x->qts, "DEVICE_DELETED");
         qobject_unref(ev);
     }
@@ -2423,6 +2472,7 @@ static void test_toolstack_hotplug(void)
     qvscsi_close(&f);
     qvscsi_free(&f);
     qxen_stop(x);
+    unlink(img6);
 }
 
 /*

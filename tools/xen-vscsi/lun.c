@@ -20,6 +20,7 @@
 #include "xen-vscsi.h"
 #include "lun.h"
 #include "source.h"
+#include "hw/scsi/xen-pvscsi-hostdev.h"
 
 static void opt_free(gpointer p)
 {
@@ -154,12 +155,6 @@ void xvs_lun_spec_clear(XvsLunSpec *s)
     memset(s, 0, sizeof(*s));
 }
 
-static bool model_known(const char *m)
-{
-    return !strcmp(m, "scsi-block") || !strcmp(m, "scsi-generic") ||
-           !strcmp(m, "scsi-hd") || !strcmp(m, "scsi-cd");
-}
-
 bool xvs_lun_spec_parse(const char *text, XvsLunSpec *out, GError **errp)
 {
     g_auto(GStrv) f = g_strsplit(text, ",", -1);
@@ -193,7 +188,7 @@ bool xvs_lun_spec_parse(const char *text, XvsLunSpec *out, GError **errp)
         if (g_str_has_prefix(o, "qemu-device=")) {
             const char *m = o + strlen("qemu-device=");
 
-            if (!model_known(m)) {
+            if (!xen_pvscsi_model_known(m)) {
                 g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
                             "'%s': qemu-device must be scsi-block, "
                             "scsi-generic, scsi-hd or scsi-cd", text);
@@ -241,12 +236,6 @@ void xvs_lun_plan_clear(XvsLunPlan *p)
     memset(p, 0, sizeof(*p));
 }
 
-/* Types served by scsi-block (the device model's rule too) */
-static bool pdt_blockish(int pdt)
-{
-    return pdt == 0x00 || pdt == 0x05 || pdt == 0x07 || pdt == 0x0e;
-}
-
 static bool plan_host_scsi(XvsLunPlan *p, GError **errp)
 {
     XvsDev *d = p->pdev.dev;
@@ -256,11 +245,10 @@ static bool plan_host_scsi(XvsLunPlan *p, GError **errp)
 
     p->pdt = d->type;
     if (!m) {
-        m = pdt_blockish(d->type) && d->block ? "scsi-block"
-                                              : "scsi-generic";
+        m = xen_pvscsi_host_model(d->type, d->block != NULL);
     }
     p->model = m;
-    if (!strcmp(m, "scsi-generic")) {
+    if (xen_pvscsi_model_uses_sg(m)) {
         if (!d->sg) {
             g_set_error(errp, XVS_ERROR, XVS_ERROR_FAILED,
                         "'%s': %s has no /dev/sg node (is the sg module "
@@ -282,7 +270,7 @@ static bool plan_host_scsi(XvsLunPlan *p, GError **errp)
     xvs_opt_add(p->blockdev, "driver", XVS_OPT_STR, "host_device");
     xvs_opt_add(p->blockdev, "node-name", XVS_OPT_STR, "%s", p->node);
     xvs_opt_add(p->blockdev, "filename", XVS_OPT_STR, "%s", path);
-    if (strcmp(m, "scsi-generic")) {
+    if (!xen_pvscsi_model_uses_sg(m)) {
         xvs_opt_add(p->blockdev, "cache.direct", XVS_OPT_BOOL, "on");
     }
     return true;
@@ -326,7 +314,9 @@ static bool plan_iscsi(XvsLunPlan *p, const XvsPlanOpts *o, GError **errp)
             goto out;
         }
         p->pdt = q.pdt;
-        p->model = pdt_blockish(q.pdt) ? "scsi-block" : "scsi-generic";
+        /* As the device model does once QEMU's iscsi driver opened it */
+        p->model = xen_pvscsi_host_model(q.pdt,
+                                         xen_pvscsi_iscsi_block_node(q.pdt));
     }
     xvs_opt_add(p->blockdev, "driver", XVS_OPT_STR, "iscsi");
     xvs_opt_add(p->blockdev, "node-name", XVS_OPT_STR, "%s", p->node);

@@ -67,9 +67,6 @@ struct XenPVSCSI {
     SCSIBus bus;
     GHashTable *luns;           /* SCSIDevice * -> XenPVSCSILun * */
     unsigned int next_dev;
-    /* While a LUN of the toolstack's is realized: its dev-N and p-dev */
-    int toolstack_index;
-    const char *toolstack_pdev;
     /* Created by the toolstack: the IOThread made for it */
     char *auto_iothread_id;
 
