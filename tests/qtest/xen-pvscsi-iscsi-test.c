@@ -970,6 +970,87 @@ static void test_login_refused(void)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Unknown and garbage CDBs                                                */
+
+/*
+ * Unassigned service actions of SERVICE ACTION IN/OUT (16) and
+ * MAINTENANCE IN/OUT (12), an obsolete group 5 opcode and a VARIABLE
+ * LENGTH CDB with a garbage service action, sent as a guest would (with
+ * a buffer of their allocation or parameter list length), to scsi-block
+ * and scsi-generic (the target's answer) and scsi-hd and scsi-cd (QEMU's
+ * emulation).  Each gets a SCSI answer: CHECK CONDITION with ILLEGAL
+ * REQUEST (invalid opcode or invalid field), never a host error.
+ */
+static void test_garbage_cdb(void)
+{
+    g_autofree char *ib = iscsi_blockdev("ib", DISK_LUN);
+    g_autofree char *it = iscsi_blockdev("it", TAPE_LUN);
+    g_autofree char *ih = iscsi_blockdev("ih", DISK_LUN);
+    QXen *x = qxen_start(DOMID,
+        "%s%s%s-blockdev driver=null-co,node-name=n0,size=1048576,"
+        "read-only=on "
+        "-device xen-pvscsi,id=vscsi0,devid=0 "
+        "-device scsi-block,bus=vscsi0.0,scsi-id=0,drive=ib "
+        "-device scsi-generic,bus=vscsi0.0,scsi-id=1,drive=it "
+        "-device scsi-hd,bus=vscsi0.0,scsi-id=2,drive=ih "
+        "-device scsi-cd,bus=vscsi0.0,scsi-id=3,drive=n0", ib, it, ih);
+    static const struct {
+        uint8_t cdb[16];
+        int len;
+        int dir;
+    } cdbs[] = {
+        /* SERVICE ACTION IN/OUT (16), service action 0x1f */
+        { { 0x9e, 0x1f, [13] = 32 }, 16, VSCSIIF_DMA_FROM_DEVICE },
+        { { 0x9f, 0x1f }, 16, VSCSIIF_DMA_NONE },
+        { { 0x9f, 0x1f, [13] = 32 }, 16, VSCSIIF_DMA_TO_DEVICE },
+        /* MAINTENANCE IN/OUT (12), service action 0x1f */
+        { { 0xa3, 0x1f, [9] = 32 }, 12, VSCSIIF_DMA_FROM_DEVICE },
+        { { 0xa4, 0x1f }, 12, VSCSIIF_DMA_NONE },
+        { { 0xa4, 0x1f, [9] = 32 }, 12, VSCSIIF_DMA_TO_DEVICE },
+        /* SET LIMITS (12), obsolete */
+        { { 0xb3 }, 12, VSCSIIF_DMA_NONE },
+        /* VARIABLE LENGTH, service action 0xffff */
+        { { 0x7f, [7] = 8, [8] = 0xff, [9] = 0xff }, 16, VSCSIIF_DMA_NONE },
+    };
+    static const uint8_t tur[6] = { 0x00 };
+    QVscsiFront f;
+    QVscsiCmd c;
+    uint8_t buf[32];
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    for (int id = 0; id < 4; id++) {
+        /* Past the power-on unit attention (the tape has no medium) */
+        for (int i = 0; i < 5; i++) {
+            cmd(&f, &c, 0, id, tur, 6, VSCSIIF_DMA_NONE, NULL, 0);
+            if (c.rslt != 0x02 || (c.sense[2] & 0xf) != 0x6) {
+                break;
+            }
+        }
+        for (int i = 0; i < ARRAY_SIZE(cdbs); i++) {
+            bool data = cdbs[i].dir != VSCSIIF_DMA_NONE;
+
+            memset(buf, 0, sizeof(buf));
+            cmd(&f, &c, 0, id, cdbs[i].cdb, cdbs[i].len, cdbs[i].dir,
+                data ? buf : NULL, data ? sizeof(buf) : 0);
+            g_test_message("target %d, opcode 0x%02x, dir %d: rslt 0x%x, "
+                           "sense %x/%02x/%02x", id, cdbs[i].cdb[0],
+                           cdbs[i].dir, c.rslt, c.sense[2] & 0xf,
+                           c.sense[12], c.sense[13]);
+            g_assert_cmphex(c.rslt, ==, 0x02);
+            g_assert_cmpuint(c.sense_len, >=, 14);
+            g_assert_cmphex(c.sense[0] & 0x7f, ==, 0x70);
+            g_assert_cmphex(c.sense[2] & 0xf, ==, 0x5);
+            g_assert_true(c.sense[12] == 0x20 || c.sense[12] == 0x24);
+        }
+    }
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/* ---------------------------------------------------------------------- */
 /* iscsi:// URLs as a toolstack's p-dev                                    */
 
 static void test_toolstack_url(void)
@@ -1090,6 +1171,7 @@ int main(int argc, char **argv)
     qxen_watchdog_disarm();
     qxen_add_test("/xen-pvscsi/iscsi/disk", test_disk);
     qxen_add_test("/xen-pvscsi/iscsi/tape-changer", test_tape_changer);
+    qxen_add_test("/xen-pvscsi/iscsi/garbage-cdb", test_garbage_cdb);
     qxen_add_test("/xen-pvscsi/iscsi/toolstack-url", test_toolstack_url);
     qxen_add_test("/xen-pvscsi/iscsi/login-refused", test_login_refused);
     qxen_add_test("/xen-pvscsi/iscsi/target-killed", test_target_killed);
