@@ -206,7 +206,7 @@ static QDict *xen_pvscsi_iscsi(const char *pdev, Error **errp)
     unsigned int lun;
     QDict *opts;
 
-    if (!slash || slash == p || last == slash || last[1] == '\0' ||
+    if (!slash || slash == p || last <= slash + 1 || last[1] == '\0' ||
         qemu_strtoui(last + 1, NULL, 10, &lun) < 0 || lun > 0x3fff ||
         !qemu_isdigit(last[1])) {
         error_setg(errp, "p-dev '%s' is not iscsi://<host>[:<port>]/"
@@ -258,7 +258,6 @@ bool xen_pvscsi_pdev_resolve(const char *pdev, const char *model,
     ERRP_GUARD();
     QDict *opts = NULL;
     unsigned int hctl[4];
-    bool iscsi = g_str_has_prefix(pdev, "iscsi://");
 
     memset(out, 0, sizeof(*out));
     if (!*pdev) {
@@ -266,7 +265,7 @@ bool xen_pvscsi_pdev_resolve(const char *pdev, const char *model,
         return false;
     }
 
-    if (iscsi) {
+    if (g_str_has_prefix(pdev, "iscsi://")) {
         opts = xen_pvscsi_iscsi(pdev, errp);
         if (!opts) {
             return false;

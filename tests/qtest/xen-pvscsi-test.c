@@ -2223,6 +2223,7 @@ static void test_toolstack_create(void)
                  "3:0:6:0", NULL);
     ts_write_lun(tool, &f, 8, "iscsi://127.0.0.1/iqn.2026-11.x:t",
                  "3:0:7:0", NULL);
+    ts_write_lun(tool, &f, 9, "iscsi://127.0.0.1//0", "3:0:8:0", NULL);
     ts_write(tool, &f, "online", "1");
     ts_write(tool, &f, "state", "1");
     {
@@ -2254,6 +2255,10 @@ static void test_toolstack_create(void)
     g_free(err);
     g_assert_cmpint(lun_state(&f, 8), ==, 6);
     err = lun_error(&f, 8);
+    g_assert_nonnull(strstr(err, "is not iscsi://<host>[:<port>]/"));
+    g_free(err);
+    g_assert_cmpint(lun_state(&f, 9), ==, 6);
+    err = lun_error(&f, 9);
     g_assert_nonnull(strstr(err, "is not iscsi://<host>[:<port>]/"));
     g_free(err);
     /* The image's node, made as blockdev-add does: QMP lists it */
