@@ -1,9 +1,11 @@
 #!/bin/bash
 # Host test of tests/e2e/lib/rerun.sh, which decides whether a failed
 # check-e2e run is rerun (E2E_RETRY): consoles cut down from real runs'
-# logs (2026-11-21).  Our QEMU's death is never excused (nor rerun) unless
-# its HVM guest triple-faulted; the nested machine's own faults are found
-# and rerun; a plain failure shows neither and is not rerun.  TAP output.
+# logs (2026-11-21; the domain_crash lines are Xen's words, as Xen prints
+# them).  Our QEMU's death is never excused (nor rerun) unless its HVM
+# guest triple-faulted or check.sh saw it end with its domain; the nested
+# machine's own faults are found and rerun; a plain failure shows neither
+# and is not rerun.  TAP output.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 set -u
@@ -11,7 +13,7 @@ E2E=$(cd "$(dirname "$0")" && pwd)
 . "$E2E/lib/rerun.sh"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-echo "1..7"
+echo "1..11"
 n=0
 is() { # GOT WANT NAME
   n=$((n + 1))
@@ -69,3 +71,32 @@ printf '%s\n' \
   "[  166.0] $P E2E-TAP: ok 16 - pv: guest powered off after all steps, QEMU never died" > "$T/plain"
 is "$(qemu_deaths "$T/plain")/$(glitches "$T/plain")/$(verdict "$T/plain")" "//no rerun" \
    "a failed case alone: neither, not rerun; 'QEMU never died' is no death"
+# Xen crashed the HVM domain; libxl took its QEMU with it (check.sh's line)
+printf '%s\n' \
+  "(XEN) d1v0 Unexpected vmexit: reason 3" \
+  "(XEN) domain_crash called from vmx.c:4304" \
+  "[  130.0] $P E2E-INFO: [130.0] hvm: QEMU (pid 691) ended with its domain (xl list: state gone); Xen's log:" \
+  "[  131.0] $P E2E-TAP: not ok 7 - hvm: xen-scsifront connects # guest: nothing" > "$T/hvm-crashed"
+is "$(qemu_deaths "$T/hvm-crashed")/$(glitches "$T/hvm-crashed")/$(verdict "$T/hvm-crashed")" "/1 domain_crash called from/rerun" \
+   "Xen crashed the HVM domain and its QEMU ended with it: the machine's, rerun"
+# the guest panicked (panic=-1: it asks for its own end); no fault of Xen's
+printf '%s\n' \
+  "[  120.0] $P E2E-INFO:   guest| Kernel panic - not syncing: Attempted to kill init!" \
+  "[  121.0] $P E2E-INFO: [121.0] hvm: QEMU (pid 691) ended with its domain (xl list: state --ps-d); Xen's log:" > "$T/hvm-panic"
+is "$(qemu_deaths "$T/hvm-panic")/$(glitches "$T/hvm-panic")/$(verdict "$T/hvm-panic")" "//no rerun" \
+   "a guest that panicked took QEMU with it: no death, but no machine fault either, not rerun"
+# our QEMU went while its domain ran on; then Xen crashed the domain, whose
+# I/O went unanswered: ours, with the fault check.sh found
+printf '%s\n' \
+  "[  140.0] $P E2E-INFO: [140.0] hvm: QEMU (pid 691) died (its domain: -b----); its fault: qemu-system-i38[691]: segfault at 8 ip 00005 sp 00007 error 4" \
+  "(XEN) d1v0 Weird PIO status 1, port 0xb004 read 0xffff" \
+  "(XEN) domain_crash called from io.c:178" > "$T/hvm-died"
+is "$(qemu_deaths "$T/hvm-died")/$(glitches "$T/hvm-died")/$(verdict "$T/hvm-died")" \
+   "hvm: QEMU (pid 691) died (its domain: -b----); its fault: qemu-system-i38[691]: segfault at 8 ip 00005 sp 00007 error 4//no rerun" \
+   "an HVM QEMU that died while its domain ran: ours with its fault, and the domain crash after it is no machine fault"
+# the HVM guest's domain powered off in early boot, before its init
+printf '%s\n' \
+  "[  100.0] $P E2E-INFO: [100.0] hvm: QEMU (pid 691) ended with its domain (xl list: state gone); Xen's log:" \
+  "[  100.5] $P E2E-INFO: [100.5] hvm: the guest's domain ended before its init ran (reason code 0)" > "$T/hvm-early"
+is "$(qemu_deaths "$T/hvm-early")/$(glitches "$T/hvm-early")/$(verdict "$T/hvm-early")" "/1 domain ended before its init ran/rerun" \
+   "an HVM domain that ended before the guest's init ran: the machine's, rerun"

@@ -329,6 +329,39 @@ save_op() { # OP VDEV N
   KEEP=1 hot_add s$3 $(tid $2); SRES[$op]+=" qmp=$?"
 }
 
+# Our QEMU's process is gone (run_guest's variables).  libxl kills an HVM
+# domain's device model when the domain ends (on_crash/on_poweroff/on_reboot
+# = destroy): a QEMU that went while its domain was shut down, or gone, went
+# with its domain, and Xen's log says why the domain ended.  A QEMU gone
+# while its domain still runs, or whose domain cannot be read, died on its
+# own: a failure of ours (lib/rerun.sh never excuses it), and so is any
+# QEMU whose fault dom0's kernel or QEMU's own log shows.  The line says
+# that fault, for CI's tail.
+qemu_gone() {
+  local st="" i l fault
+  for i in 1 2 3; do
+    l=$(timeout 30 xl list 2>/dev/null) && { st=$(echo "$l" | awk -v n=$name '$1 == n { print $5 }'); st=${st:-gone}; break; }
+    sleep 1
+  done
+  fault=$(dmesg 2>/dev/null | grep -a -E 'qemu-system[^ ]*\[[0-9]+\]: (segfault|trap)|traps: qemu' | tail -1)
+  # an abort leaves no kernel line: QEMU's stderr says it (assert,
+  # g_assert, glib's or the heap's own abort)
+  [ -n "$fault" ] || fault=$(cat /tmp/$name-qemu.log /var/log/xen/qemu-dm-$name.log \
+                               /var/log/xen/qemu-dm-$name--incoming.log 2>/dev/null |
+    grep -a -E 'Assertion|ERROR:|Bail out|malloc\(\)|double free|free\(\)|corrupted|Aborted|core dumped|Segmentation' | tail -1)
+  if [ $K = hvm ] && [ -z "$fault" ] && [[ ${st:-r} == gone || ${st:-r} == *[scd]* ]]; then
+    info "$K: QEMU (pid $QPID) ended with its domain (xl list: state $st); Xen's log:"
+    timeout 30 xl dmesg 2>/dev/null | tail -25 | sed 's/^/xen| /' | indent
+    # The guest loads xen-scsifront from its init, whose first line is
+    # BOOT: a domain that ended before it never reached our device (the
+    # nested machine's vCPU going down in early boot: the e2e doc).
+    [ -n "${seen[BOOT]:-}" ] ||
+      info "$K: the guest's domain ended before its init ran ($(grep -a -o -E 'reason code [0-9]+' /var/log/xen/xl-$name.log 2>/dev/null | tail -1))"
+  else
+    info "$K: QEMU (pid $QPID) died (its domain: ${st:-unreadable})${fault:+; its fault: $fault}"
+  fi
+}
+
 run_guest() { # pv|hvm
   local K=$1 name=e2e-$1 D QPID= QMPS cl t0 t1 MIGPT= SAVEOPS
   local -A SRES=(); local -a HOTARGS=()
@@ -438,7 +471,7 @@ run_guest() { # pv|hvm
       # a kept guest (E2E_GUEST_DEBUG) that has shut down: state "s" or "c"
       [ $ONDIE = preserve ] && [[ $(timeout 30 xl list $name 2>/dev/null | awk 'NR == 2 { print $5 }') == *[sc]* ]] && break
     fi
-    [ -z "$QPID" ] || [ -d /proc/$QPID ] || { info "$K: QEMU (pid $QPID) died"; break; }
+    [ -z "$QPID" ] || [ -d /proc/$QPID ] || { qemu_gone; break; }
     alive
     read -t 0.5 -u 7 _
   done
