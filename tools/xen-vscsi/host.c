@@ -61,6 +61,90 @@ char *xvs_host_path(const XvsHost *h, const char *path)
     return g_strdup(path);
 }
 
+/*
+ * udev's links to a device node, best first: a by-id name from the LU's
+ * world-wide name (wwn-, or scsi-3 for an NAA designator of VPD page
+ * 0x83) follows the LU to whichever host, bus or path it appears on; then
+ * the other by-id names (the serial number of page 0x80, a transport's
+ * own id); then by-path, stable while the HBA keeps its slot and the LUN
+ * its address.  A medium changer's sg node has links under /dev/tape
+ * (udev's 60-persistent-storage-tape.rules); a tape drive's sg node,
+ * like any other sg node, has none.
+ */
+static const struct {
+    const char *dir;
+    const char *prefix;
+} stable_dirs[] = {
+    { "/dev/disk/by-id", "wwn-" },
+    { "/dev/disk/by-id", "scsi-3" },
+    { "/dev/disk/by-id", "scsi-" },
+    { "/dev/disk/by-id", "" },
+    { "/dev/tape/by-id", "scsi-" },
+    { "/dev/tape/by-id", "" },
+    { "/dev/disk/by-path", "" },
+    { "/dev/tape/by-path", "" },
+};
+
+static bool same_node(const XvsHost *h, const char *a, const char *b)
+{
+    g_autofree char *ma = xvs_host_path(h, a);
+    g_autofree char *mb = xvs_host_path(h, b);
+    g_autofree char *ra = realpath(ma, NULL);
+    g_autofree char *rb = realpath(mb, NULL);
+
+    return ra && rb && !strcmp(ra, rb);
+}
+
+char *xvs_dev_link_of(const XvsHost *h, const char *path, const char *node)
+{
+    g_autofree char *dev = g_strconcat("/dev/", node, NULL);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(stable_dirs); i++) {
+        g_autofree char *dir = g_strconcat(stable_dirs[i].dir, "/", NULL);
+
+        if (g_str_has_prefix(path, dir) && !strchr(path + strlen(dir), '/') &&
+            same_node(h, path, dev)) {
+            return g_strdup(path);
+        }
+    }
+    return NULL;
+}
+
+static gint name_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *xvs_dev_stable_path(const XvsHost *h, const char *node)
+{
+    g_autofree char *dev = g_strconcat("/dev/", node, NULL);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(stable_dirs); i++) {
+        g_autofree char *dir = xvs_host_path(h, stable_dirs[i].dir);
+        g_autoptr(GDir) gd = g_dir_open(dir, 0, NULL);
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+        const char *n;
+
+        while (gd && (n = g_dir_read_name(gd))) {
+            if (g_str_has_prefix(n, stable_dirs[i].prefix)) {
+                g_ptr_array_add(names, g_strdup(n));
+            }
+        }
+        /* the same answer on every run */
+        g_ptr_array_sort(names, name_cmp);
+        for (guint j = 0; j < names->len; j++) {
+            const char *name = g_ptr_array_index(names, j);
+            g_autofree char *l = g_build_filename(stable_dirs[i].dir, name,
+                                                  NULL);
+
+            if (same_node(h, l, dev)) {
+                return g_steal_pointer(&l);
+            }
+        }
+    }
+    return NULL;
+}
+
 static char *read_attr(const char *dir, const char *name)
 {
     g_autofree char *path = g_build_filename(dir, name, NULL);

@@ -44,6 +44,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(XvsDev, xvs_dev_free)
 
 /* @path ("/sys/..." or "/dev/...") inside the host's trees. */
 char *xvs_host_path(const XvsHost *h, const char *path);
+/*
+ * A udev link under /dev to device node @node ("sdb", "sg3"), as
+ * /dev/...: the most stable one there is, or NULL if it has none.
+ */
+char *xvs_dev_stable_path(const XvsHost *h, const char *node);
+/* @path if it is such a link (/dev/disk/by-id/NAME, ...) to @node */
+char *xvs_dev_link_of(const XvsHost *h, const char *path, const char *node);
 
 /*
  * What a p-dev names.  A host SCSI device gives @dev; an iscsi:// URL,

@@ -236,7 +236,7 @@ void xvs_lun_plan_clear(XvsLunPlan *p)
     memset(p, 0, sizeof(*p));
 }
 
-static bool plan_host_scsi(XvsLunPlan *p, GError **errp)
+static bool plan_host_scsi(XvsHost *h, XvsLunPlan *p, GError **errp)
 {
     XvsDev *d = p->pdev.dev;
     const char *m = p->spec.model;
@@ -266,7 +266,23 @@ static bool plan_host_scsi(XvsLunPlan *p, GError **errp)
         }
         node = d->block;
     }
-    path = g_strconcat("/dev/", node, NULL);
+    /*
+     * The arguments go into a domain's configuration: a name that keeps
+     * naming this LUN when the host's SCSI numbering changes (a reboot, a
+     * hot-plug), where udev made one: the admin's own if it names the
+     * node QEMU opens, else the best there is.
+     */
+    path = xvs_dev_link_of(h, p->spec.pdev, node);
+    if (!path) {
+        path = xvs_dev_stable_path(h, node);
+    }
+    if (!path) {
+        path = g_strconcat("/dev/", node, NULL);
+        g_printerr("xen-vscsi: warning: '%s': %s has no stable name under "
+                   "/dev/disk or /dev/tape; %s may name another device "
+                   "once the host's SCSI numbering changes\n",
+                   p->spec.text, path, path);
+    }
     xvs_opt_add(p->blockdev, "driver", XVS_OPT_STR, "host_device");
     xvs_opt_add(p->blockdev, "node-name", XVS_OPT_STR, "%s", p->node);
     xvs_opt_add(p->blockdev, "filename", XVS_OPT_STR, "%s", path);
@@ -370,7 +386,7 @@ bool xvs_lun_plan(XvsHost *h, const char *text, const XvsPlanOpts *o,
 
     switch (p->pdev.kind) {
     case XVS_PDEV_SCSI:
-        if (!plan_host_scsi(p, errp)) {
+        if (!plan_host_scsi(h, p, errp)) {
             return false;
         }
         break;
@@ -388,14 +404,21 @@ bool xvs_lun_plan(XvsHost *h, const char *text, const XvsPlanOpts *o,
         xvs_opt_add(p->blockdev, "file.filename", XVS_OPT_STR, "%s",
                     p->pdev.other);
         break;
-    case XVS_PDEV_BLOCK:
+    case XVS_PDEV_BLOCK: {
+        /* a kernel name (/dev/vda, /dev/dm-3) by its udev link, if any */
+        const char *k = p->pdev.other;
+        g_autofree char *stable = NULL;
+
+        if (g_str_has_prefix(k, "/dev/") && !strchr(k + 5, '/')) {
+            stable = xvs_dev_stable_path(h, k + 5);
+        }
         p->model = p->spec.model ?: "scsi-hd";
         xvs_opt_add(p->blockdev, "driver", XVS_OPT_STR, "host_device");
         xvs_opt_add(p->blockdev, "node-name", XVS_OPT_STR, "%s", p->node);
-        xvs_opt_add(p->blockdev, "filename", XVS_OPT_STR, "%s",
-                    p->pdev.other);
+        xvs_opt_add(p->blockdev, "filename", XVS_OPT_STR, "%s", stable ?: k);
         xvs_opt_add(p->blockdev, "cache.direct", XVS_OPT_BOOL, "on");
         break;
+    }
     }
     if ((p->pdev.kind == XVS_PDEV_FILE || p->pdev.kind == XVS_PDEV_BLOCK) &&
         (!strcmp(p->model, "scsi-block") ||

@@ -4,7 +4,10 @@
 # names the scsi_debug device at H:C:T:L in dom0 and checks that each one
 # resolves to that device: hctl, sg node, peripheral type, INQUIRY identity.
 # (scsi_debug's ptype is global, so the disk forms are checked while it is
-# 0 and the tape forms while it is 1: see check.sh.)
+# 0 and the tape forms while it is 1: see check.sh.)  Then "xen-vscsi args"
+# for H:C:T:L: the node its -blockdev opens is named by dom0's udev link
+# (the disk's wwn- link), or by its kernel name with a warning where udev
+# makes none (a tape drive's sg node).
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 XV=/usr/bin/xen-vscsi
@@ -58,4 +61,18 @@ PY
   done
   [ -z "$why" ] && tap ok "dom0: xen-vscsi resolve --json: $n p-dev forms of the scsi_debug $kind ($(echo $forms | sed 's/ /, /g')) all name $a" ||
     tap "" "dom0: xen-vscsi resolve --json on the scsi_debug $kind $a" "$why"
+  # args: the stable name of the node QEMU opens
+  local fn want wl
+  $XV args --json "$a,0:0:0:0" > /tmp/xv.json 2>/tmp/xv.err
+  fn=$(python3 -c 'import json; print([x for x in json.load(open("/tmp/xv.json")) if "filename=" in x][0].split("filename=")[1].split(",")[0])' 2>&1)
+  if [ $kind = disk ]; then
+    wl=$(ls -d /dev/disk/by-id/wwn-* 2>/dev/null | while read -r f; do [ "$(readlink -f $f)" = "$blk" ] && echo $f; done | sort | head -1)
+    [ -n "$wl" ] && [ "$fn" = "$wl" ] && [ ! -s /tmp/xv.err ] &&
+      tap ok "dom0: xen-vscsi args names the scsi_debug disk $a by udev's $fn (not $blk)" ||
+      tap "" "dom0: xen-vscsi args: a stable name for the disk $a" "filename=$fn want=${wl:-no-wwn-link} stderr=$(head -c 200 /tmp/xv.err)"
+  else
+    [ "$fn" = "$sg" ] && grep -q "$sg has no stable name" /tmp/xv.err &&
+      tap ok "dom0: xen-vscsi args names the scsi_debug tape $a's sg node $sg (no udev link to it) and warns" ||
+      tap "" "dom0: xen-vscsi args for the tape $a" "filename=$fn want=$sg stderr=$(head -c 200 /tmp/xv.err)"
+  fi
 }

@@ -241,6 +241,8 @@ def build(root):
             ('disk/by-path/pci-0000:00:1f.2-ata-1', 'sda'),
             ('disk/by-path/pci-0000:00:1f.2-ata-1-part2', 'sda2'),
             ('tape/by-id/scsi-1IBM_ULT3580-HH7_10WT012345-nst', 'nst0'),
+            # a changer's sg node (udev's 60-persistent-storage-tape.rules)
+            ('tape/by-id/scsi-2001b2c3d4e5f6071', 'sg2'),
             ('cdrom', 'sr0'),
             ('disk/by-id/virtio-vol0', 'vda')):
         lk = os.path.join(devd, name)

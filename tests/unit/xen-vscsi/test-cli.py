@@ -226,7 +226,8 @@ MIX = ['/dev/sda,0:0:0:0', '/dev/nst0,0:0:1:0', 'naa.5000e11156304002:1,'
 MIX_ARGS = [
     '-device', 'xen-pvscsi,id=vscsi0,devid=0',
     '-blockdev', 'driver=host_device,node-name=vscsi0-0-0-0-blk,'
-                 'filename=/dev/sda,cache.direct=on,auto-read-only=on',
+                 'filename=/dev/disk/by-id/wwn-0x5000c500a1b2c3d4,'
+                 'cache.direct=on,auto-read-only=on',
     '-device', 'scsi-block,id=vscsi0-0-0-0,bus=vscsi0.0,channel=0,'
                'scsi-id=0,lun=0,drive=vscsi0-0-0-0-blk',
     '-blockdev', 'driver=host_device,node-name=vscsi0-0-1-0-blk,'
@@ -234,11 +235,14 @@ MIX_ARGS = [
     '-device', 'scsi-generic,id=vscsi0-0-1-0,bus=vscsi0.0,channel=0,'
                'scsi-id=1,lun=0,drive=vscsi0-0-1-0-blk',
     '-blockdev', 'driver=host_device,node-name=vscsi0-0-1-1-blk,'
-                 'filename=/dev/sg2,auto-read-only=on',
+                 'filename=/dev/tape/by-id/scsi-2001b2c3d4e5f6071,'
+                 'auto-read-only=on',
     '-device', 'scsi-generic,id=vscsi0-0-1-1,bus=vscsi0.0,channel=0,'
                'scsi-id=1,lun=1,drive=vscsi0-0-1-1-blk',
     '-blockdev', 'driver=host_device,node-name=vscsi0-0-2-0-blk,'
-                 'filename=/dev/sdd,cache.direct=on,auto-read-only=on',
+                 'filename=/dev/disk/by-id/'
+                 'scsi-36000b5d0006a0000006a025700400000,'
+                 'cache.direct=on,auto-read-only=on',
     '-device', 'scsi-hd,id=vscsi0-0-2-0,bus=vscsi0.0,channel=0,'
                'scsi-id=2,lun=0,drive=vscsi0-0-2-0-blk',
     '-device', 'xen-pvscsi,id=vscsi1,devid=1',
@@ -264,6 +268,40 @@ def _():
         '    "%s", "%s",\n' % (MIX_ARGS[i], MIX_ARGS[i + 1])
         for i in range(0, len(MIX_ARGS), 2)) + ']\n'
     eq(out, want, 'output')
+
+
+@case('args: stable names (udev links) for the nodes QEMU opens')
+def _():
+    def filename(pdev):
+        rc, out, err = run('args', '--json', pdev + ',0:0:0:0')
+        eq(rc, 0, 'exit status of args %s (%s)' % (pdev, err))
+        return json.loads(out)[3].split('filename=')[1].split(',')[0], err
+
+    # a kernel name, an H:C:T:L, a WWID: the LU's world-wide name first
+    for pdev in ('/dev/sda', '0:0:0:0', '35000c500a1b2c3d4'):
+        f, err = filename(pdev)
+        eq(f, '/dev/disk/by-id/wwn-0x5000c500a1b2c3d4', pdev)
+        # (a WWID scans every device: the malformed one warns)
+        assert 'no stable name' not in err, '%s: %s' % (pdev, err)
+    # the admin's own link to that node is kept
+    for pdev in ('/dev/disk/by-path/pci-0000:00:1f.2-ata-1',
+                 '/dev/disk/by-id/ata-ST1000DM003-1CH162_Z1D5ABCD'):
+        f, err = filename(pdev)
+        eq(f, pdev, 'a link given')
+    # a VPD 0x83 NAA name (scsi-3...) when there is no wwn- link
+    f, err = filename('4:0:2:7')
+    eq(f, '/dev/disk/by-id/scsi-36000b5d0006a0000006a025700400000',
+       'scsi-3 link')
+    # a medium changer's sg node: udev's link under /dev/tape
+    f, err = filename('1:0:0:1')
+    eq(f, '/dev/tape/by-id/scsi-2001b2c3d4e5f6071', 'changer')
+    # a tape drive's sg node has no link: its kernel name, and a warning
+    f, err = filename('/dev/tape/by-id/scsi-1IBM_ULT3580-HH7_10WT012345-nst')
+    eq(f, '/dev/sg1', 'tape drive')
+    assert 'warning' in err and '/dev/sg1 has no stable name' in err, err
+    # a block device that is not SCSI, by its kernel name
+    f, err = filename('/dev/vda')
+    eq(f, '/dev/disk/by-id/virtio-vol0', 'virtio disk')
 
 
 @case('args --iothread, ro, an image file (quotes escaped in xl.cfg)')
@@ -295,7 +333,8 @@ def _():
     rc, out, err = run('args', '--json', '/dev/vda,0:0:0:0')
     eq(rc, 0, 'exit status (%s)' % err)
     eq(json.loads(out)[3], 'driver=host_device,node-name=vscsi0-0-0-0-blk,'
-       'filename=/dev/vda,cache.direct=on,auto-read-only=on', 'blockdev')
+       'filename=/dev/disk/by-id/virtio-vol0,cache.direct=on,'
+       'auto-read-only=on', 'blockdev')
     eq(json.loads(out)[5].split(',')[0], 'scsi-hd', 'device')
 
 
