@@ -21,7 +21,7 @@ fi
 PKGS="
 build-essential pkgconf ninja-build python3 python3-venv flex bison
 libglib2.0-dev zlib1g-dev libpixman-1-dev libfdt-dev libaio-dev
-libxen-dev libiscsi-dev libsgutils2-dev liburing-dev
+libxen-dev libiscsi-dev libsgutils2-dev liburing-dev libjson-glib-dev
 seabios ipxe-qemu qemu-system-data
 dpkg-dev xz-utils ccache perl patch
 qemu-utils tgt procps valgrind linux-perf

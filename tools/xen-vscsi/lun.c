@@ -71,19 +71,19 @@ char *xvs_opts_cmdline(const char *first, GPtrArray *opts)
     return g_string_free(s, false);
 }
 
-XvsJson *xvs_opts_qmp(GPtrArray *opts)
+JsonNode *xvs_opts_qmp(GPtrArray *opts)
 {
-    XvsJson *root = xvs_json_object();
+    JsonNode *root = xvs_json_object();
 
     for (unsigned int i = 0; i < opts->len; i++) {
         const XvsOpt *o = g_ptr_array_index(opts, i);
         g_auto(GStrv) parts = g_strsplit(o->key, ".", -1);
-        XvsJson *obj = root;
-        XvsJson *v;
+        JsonNode *obj = root;
+        JsonNode *v;
         int n = g_strv_length(parts);
 
         for (int k = 0; k < n - 1; k++) {
-            XvsJson *sub = xvs_json_get(obj, parts[k]);
+            JsonNode *sub = xvs_json_get(obj, parts[k]);
 
             if (!sub) {
                 sub = xvs_json_object();

@@ -81,7 +81,7 @@ GPtrArray *xvs_hba_opts(unsigned int devid, const XvsPlanOpts *o);
 /* "driver=...,key=value,..." with commas in values doubled */
 char *xvs_opts_cmdline(const char *first, GPtrArray *opts);
 /* A QMP arguments object; dotted keys become nested objects. */
-XvsJson *xvs_opts_qmp(GPtrArray *opts);
+JsonNode *xvs_opts_qmp(GPtrArray *opts);
 void xvs_opt_add(GPtrArray *opts, const char *key, XvsOptKind kind,
                  const char *fmt, ...) G_GNUC_PRINTF(4, 5);
 GPtrArray *xvs_opts_new(void);

@@ -24,7 +24,7 @@ struct XvsQmp {
     char *path;
     int timeout_ms;
     GString *buf;               /* received, not yet parsed */
-    GQueue events;              /* of XvsJson */
+    GQueue events;              /* of JsonNode */
 };
 
 void xvs_qmp_close(XvsQmp *q)
@@ -35,14 +35,14 @@ void xvs_qmp_close(XvsQmp *q)
     if (q->fd >= 0) {
         close(q->fd);
     }
-    g_queue_clear_full(&q->events, (GDestroyNotify)xvs_json_free);
+    g_queue_clear_full(&q->events, (GDestroyNotify)json_node_unref);
     g_string_free(q->buf, true);
     g_free(q->path);
     g_free(q);
 }
 
 /* The next message; NULL on error or when @deadline (monotonic) passed. */
-static XvsJson *qmp_read(XvsQmp *q, gint64 deadline, GError **errp)
+static JsonNode *qmp_read(XvsQmp *q, gint64 deadline, GError **errp)
 {
     for (;;) {
         char *nl = memchr(q->buf->str, '\n', q->buf->len);
@@ -54,12 +54,12 @@ static XvsJson *qmp_read(XvsQmp *q, gint64 deadline, GError **errp)
 
         if (nl) {
             size_t len = nl - q->buf->str;
-            XvsJson *j;
+            JsonNode *j;
 
             j = xvs_json_parse(q->buf->str, len, errp);
             g_string_erase(q->buf, 0, len + 1);
-            if (j && j->type != XVS_JSON_OBJECT) {
-                xvs_json_free(j);
+            if (j && !JSON_NODE_HOLDS_OBJECT(j)) {
+                json_node_unref(j);
                 g_set_error(errp, XVS_ERROR, XVS_ERROR_FAILED,
                             "%s: QMP message is not an object", q->path);
                 return NULL;
@@ -102,7 +102,7 @@ static XvsJson *qmp_read(XvsQmp *q, gint64 deadline, GError **errp)
     }
 }
 
-static bool qmp_send(XvsQmp *q, const XvsJson *msg, GError **errp)
+static bool qmp_send(XvsQmp *q, JsonNode *msg, GError **errp)
 {
     g_autofree char *s = xvs_json_to_string(msg, false);
     g_autofree char *line = g_strconcat(s, "\n", NULL);
@@ -128,8 +128,8 @@ XvsQmp *xvs_qmp_connect(const char *path, int timeout_ms, GError **errp)
 {
     XvsQmp *q = g_new0(XvsQmp, 1);
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    g_autoptr(XvsJson) greeting = NULL;
-    g_autoptr(XvsJson) ret = NULL;
+    g_autoptr(JsonNode) greeting = NULL;
+    g_autoptr(JsonNode) ret = NULL;
 
     q->path = g_strdup(path);
     q->timeout_ms = timeout_ms;
@@ -169,10 +169,10 @@ fail:
     return NULL;
 }
 
-XvsJson *xvs_qmp_cmd(XvsQmp *q, const char *cmd, XvsJson *args,
+JsonNode *xvs_qmp_cmd(XvsQmp *q, const char *cmd, JsonNode *args,
                      GError **errp)
 {
-    g_autoptr(XvsJson) msg = xvs_json_object();
+    g_autoptr(JsonNode) msg = xvs_json_object();
     gint64 deadline = g_get_monotonic_time() + q->timeout_ms * 1000LL;
 
     xvs_json_set_str(msg, "execute", cmd);
@@ -183,8 +183,8 @@ XvsJson *xvs_qmp_cmd(XvsQmp *q, const char *cmd, XvsJson *args,
         return NULL;
     }
     for (;;) {
-        g_autoptr(XvsJson) r = qmp_read(q, deadline, errp);
-        XvsJson *v;
+        g_autoptr(JsonNode) r = qmp_read(q, deadline, errp);
+        JsonNode *v;
 
         if (!r) {
             return NULL;
@@ -203,13 +203,8 @@ XvsJson *xvs_qmp_cmd(XvsQmp *q, const char *cmd, XvsJson *args,
         }
         v = xvs_json_get(r, "return");
         if (v) {
-            /* Take it out of @r */
-            for (unsigned int i = 0; i < r->keys->len; i++) {
-                if (!strcmp(g_ptr_array_index(r->keys, i), "return")) {
-                    g_ptr_array_index(r->items, i) = xvs_json_null();
-                }
-            }
-            return v;
+            /* it outlives @r */
+            return json_node_ref(v);
         }
         /* anything else (there is nothing else in QMP) is ignored */
     }
@@ -221,7 +216,7 @@ bool xvs_qmp_wait_event(XvsQmp *q, const char *name, XvsQmpMatch match,
     gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000LL;
 
     for (;;) {
-        g_autoptr(XvsJson) e = g_queue_pop_head(&q->events);
+        g_autoptr(JsonNode) e = g_queue_pop_head(&q->events);
 
         if (!e) {
             e = qmp_read(q, deadline, errp);

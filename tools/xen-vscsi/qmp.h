@@ -23,14 +23,14 @@ void xvs_qmp_close(XvsQmp *q);
  * Run @cmd with @args (taken; may be NULL).  Returns the "return" value
  * (owned by the caller), or NULL with the QMP error's description.
  */
-XvsJson *xvs_qmp_cmd(XvsQmp *q, const char *cmd, XvsJson *args,
+JsonNode *xvs_qmp_cmd(XvsQmp *q, const char *cmd, JsonNode *args,
                      GError **errp);
 
 /*
  * Wait for event @name whose data satisfies @match (NULL: any), events
  * already received included.
  */
-typedef gboolean (*XvsQmpMatch)(const XvsJson *data, gpointer opaque);
+typedef gboolean (*XvsQmpMatch)(JsonNode *data, gpointer opaque);
 bool xvs_qmp_wait_event(XvsQmp *q, const char *name, XvsQmpMatch match,
                         gpointer opaque, int timeout_ms, GError **errp);
 

@@ -114,7 +114,7 @@ static int usage(const char *msg)
     return EXIT_USAGE;
 }
 
-static void print_json(XvsJson *j)
+static void print_json(JsonNode *j)
 {
     g_autofree char *s = xvs_json_to_string(j, true);
 
@@ -129,10 +129,10 @@ static char *dev_node(const char *name)
 /* ------------------------------------------------------------------ */
 /* Identity records                                                    */
 
-static XvsJson *ident_json(const XvsIdent *id)
+static JsonNode *ident_json(const XvsIdent *id)
 {
-    XvsJson *o = xvs_json_object();
-    XvsJson *ds = xvs_json_array();
+    JsonNode *o = xvs_json_object();
+    JsonNode *ds = xvs_json_array();
     char buf[128];
 
     xvs_json_set_int(o, "peripheral-qualifier", id->inq.qualifier);
@@ -150,7 +150,7 @@ static XvsJson *ident_json(const XvsIdent *id)
     xvs_json_set_str(o, "wwid", id->wwid);
     for (unsigned int i = 0; i < id->desigs->len; i++) {
         const XvsDesignator *d = g_ptr_array_index(id->desigs, i);
-        XvsJson *dj = xvs_json_object();
+        JsonNode *dj = xvs_json_object();
 
         xvs_json_set_str(dj, "association", xvs_assoc_name(d->assoc));
         xvs_json_set_str(dj, "designator-type",
@@ -164,10 +164,10 @@ static XvsJson *ident_json(const XvsIdent *id)
     return o;
 }
 
-static XvsJson *dev_json(const char *pdev, const XvsDev *d,
+static JsonNode *dev_json(const char *pdev, const XvsDev *d,
                          const char *source)
 {
-    XvsJson *o = ident_json(&d->ident);
+    JsonNode *o = ident_json(&d->ident);
     g_autofree char *sg = dev_node(d->sg);
     g_autofree char *blk = dev_node(d->block);
     g_autofree char *st = dev_node(d->tape);
@@ -192,34 +192,34 @@ static XvsJson *dev_json(const char *pdev, const XvsDev *d,
     return o;
 }
 
-static void print_record(XvsJson *rec)
+static void print_record(JsonNode *rec)
 {
     static const char *const keys[] = {
         "pdev", "url", "hctl", "type", "sg", "block", "tape",
         "tape-norewind", "vendor", "model", "revision", "scsi-level",
         "serial", "wwid", "qemu-device", "source",
     };
-    XvsJson *ds = xvs_json_get(rec, "designators");
+    JsonNode *ds = xvs_json_get(rec, "designators");
 
     for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
-        XvsJson *v = xvs_json_get(rec, keys[i]);
+        g_autofree char *v = xvs_json_text(xvs_json_get(rec, keys[i]));
 
-        if (!v || v->type == XVS_JSON_NULL) {
+        if (!v) {
             continue;
         }
         if (!strcmp(keys[i], "type")) {
             int64_t pdt = 0;
 
             xvs_json_get_int(rec, "peripheral-type", &pdt);
-            printf("%-13s %s (0x%02x)\n", "type:", v->str, (int)pdt);
+            printf("%-13s %s (0x%02x)\n", "type:", v, (int)pdt);
         } else {
             g_autofree char *k = g_strconcat(keys[i], ":", NULL);
 
-            printf("%-13s %s\n", k, v->str);
+            printf("%-13s %s\n", k, v);
         }
     }
     for (unsigned int i = 0; i < xvs_json_len(ds); i++) {
-        XvsJson *d = xvs_json_at(ds, i);
+        JsonNode *d = xvs_json_at(ds, i);
 
         printf("%-13s %s %s %s %s\n", "designator:",
                xvs_json_get_str(d, "association"),
@@ -235,10 +235,10 @@ static const char *source_name(XvsHost *h)
 }
 
 /* The record of any p-dev that is a SCSI device (host or iSCSI). */
-static XvsJson *resolve_record(XvsHost *h, const char *pdev, GError **errp)
+static JsonNode *resolve_record(XvsHost *h, const char *pdev, GError **errp)
 {
     XvsPdev p;
-    XvsJson *rec;
+    JsonNode *rec;
 
     if (!xvs_pdev_resolve(h, pdev, true, &p, errp)) {
         return NULL;
@@ -285,7 +285,7 @@ static XvsJson *resolve_record(XvsHost *h, const char *pdev, GError **errp)
 
 static int cmd_resolve(XvsHost *h, int argc, char **argv)
 {
-    g_autoptr(XvsJson) rec = NULL;
+    g_autoptr(JsonNode) rec = NULL;
     GError *err = NULL;
 
     if (argc != 1) {
@@ -306,7 +306,7 @@ static int cmd_resolve(XvsHost *h, int argc, char **argv)
 static int cmd_scan(XvsHost *h, int argc, char **argv)
 {
     g_autoptr(GPtrArray) devs = NULL;
-    g_autoptr(XvsJson) all = xvs_json_array();
+    g_autoptr(JsonNode) all = xvs_json_array();
     GError *err = NULL;
     int status = 0;
 
@@ -407,13 +407,13 @@ static void xl_quote(GString *s, const char *v)
 }
 
 static XvsQmp *qmp_open(GError **errp);
-static XvsJson *qmp_query_hosts(XvsQmp **qp, GError **errp);
+static JsonNode *qmp_query_hosts(XvsQmp **qp, GError **errp);
 
 /* The block node named @name in query-named-block-nodes' answer */
-static XvsJson *find_node(XvsJson *nodes, const char *name)
+static JsonNode *find_node(JsonNode *nodes, const char *name)
 {
     for (unsigned int i = 0; i < xvs_json_len(nodes); i++) {
-        XvsJson *n = xvs_json_at(nodes, i);
+        JsonNode *n = xvs_json_at(nodes, i);
 
         if (!g_strcmp0(xvs_json_get_str(n, "node-name"), name)) {
             return n;
@@ -433,9 +433,9 @@ static XvsJson *find_node(XvsJson *nodes, const char *name)
 static GStrv current_entries(XvsPlanOpts *o, GError **errp)
 {
     g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(XvsJson) hosts = NULL;
-    g_autoptr(XvsJson) nodes = NULL;
-    g_autoptr(XvsJson) flat = xvs_json_object();
+    g_autoptr(JsonNode) hosts = NULL;
+    g_autoptr(JsonNode) nodes = NULL;
+    g_autoptr(JsonNode) flat = xvs_json_object();
     XvsQmp *q = NULL;
 
     hosts = qmp_query_hosts(&q, errp);
@@ -451,11 +451,12 @@ static GStrv current_entries(XvsPlanOpts *o, GError **errp)
     o->hba_extra = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     o->hba_iothread = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     for (unsigned int i = 0; i < xvs_json_len(hosts); i++) {
-        XvsJson *hj = xvs_json_at(hosts, i);
-        XvsJson *luns = xvs_json_get(hj, "luns");
+        JsonNode *hj = xvs_json_at(hosts, i);
+        JsonNode *luns = xvs_json_get(hj, "luns");
         g_autoptr(GString) extra = g_string_new("");
-        g_autoptr(XvsJson) qa = xvs_json_object();
-        g_autoptr(XvsJson) mp = NULL;
+        g_autoptr(JsonNode) qa = xvs_json_object();
+        g_autoptr(JsonNode) mp = NULL;
+        double gmt;
         const char *io = xvs_json_get_str(hj, "iothread");
         int64_t devid = 0, sg = 0, rt = 0;
 
@@ -472,17 +473,16 @@ static GStrv current_entries(XvsPlanOpts *o, GError **errp)
         xvs_json_set_str(qa, "path", xvs_json_get_str(hj, "qdev"));
         xvs_json_set_str(qa, "property", "migrate-passthrough");
         mp = xvs_qmp_cmd(q, "qom-get", g_steal_pointer(&qa), NULL);
-        if (mp && mp->type == XVS_JSON_BOOL && mp->b) {
+        if (xvs_json_is_true(mp)) {
             g_string_append(extra, ",migrate-passthrough=on");
         }
         qa = xvs_json_object();
         xvs_json_set_str(qa, "path", xvs_json_get_str(hj, "qdev"));
         xvs_json_set_str(qa, "property", "grant-map-threshold");
-        xvs_json_free(mp);
+        g_clear_pointer(&mp, json_node_unref);
         mp = xvs_qmp_cmd(q, "qom-get", g_steal_pointer(&qa), NULL);
-        if (mp && mp->type == XVS_JSON_NUMBER && mp->num > 0) {
-            g_string_append_printf(extra, ",grant-map-threshold=%.0f",
-                                   mp->num);
+        if (xvs_json_number(mp, &gmt) && gmt > 0) {
+            g_string_append_printf(extra, ",grant-map-threshold=%.0f", gmt);
         }
         if (io && !o->iothread) {       /* --iothread: the tool's own */
             g_autofree char *own = xvs_iothread_id(devid);
@@ -500,13 +500,13 @@ static GStrv current_entries(XvsPlanOpts *o, GError **errp)
         g_hash_table_insert(o->hba_extra, GUINT_TO_POINTER(devid),
                             g_string_free(g_steal_pointer(&extra), false));
         for (unsigned int k = 0; k < xvs_json_len(luns); k++) {
-            XvsJson *l = xvs_json_at(luns, k);
+            JsonNode *l = xvs_json_at(luns, k);
             const char *file = xvs_json_get_str(l, "filename");
             const char *node = xvs_json_get_str(l, "node-name");
             const char *vdev = xvs_json_get_str(l, "vdev");
-            XvsJson *n = node ? find_node(nodes, node) : NULL;
+            JsonNode *n = node ? find_node(nodes, node) : NULL;
             const char *drv = n ? xvs_json_get_str(n, "drv") : NULL;
-            XvsJson *ro = n ? xvs_json_get(n, "ro") : NULL;
+            JsonNode *ro = n ? xvs_json_get(n, "ro") : NULL;
 
             if (!g_strcmp0(xvs_json_get_str(l, "state"), "closed")) {
                 continue;
@@ -527,7 +527,7 @@ static GStrv current_entries(XvsPlanOpts *o, GError **errp)
             g_ptr_array_add(out, g_strdup_printf(
                 "%s,%s,qemu-device=%s%s", file, vdev,
                 xvs_json_get_str(l, "type"),
-                ro && ro->type == XVS_JSON_BOOL && ro->b &&
+                xvs_json_is_true(ro) &&
                 strcmp(xvs_json_get_str(l, "type"), "scsi-cd") ? ",ro" : ""));
         }
     }
@@ -574,7 +574,7 @@ static int cmd_args(XvsHost *h, int argc, char **argv)
     g_clear_pointer(&o.hba_extra, g_hash_table_destroy);
     g_clear_pointer(&o.hba_iothread, g_hash_table_destroy);
     if (opt_json) {
-        g_autoptr(XvsJson) a = xvs_json_array();
+        g_autoptr(JsonNode) a = xvs_json_array();
 
         for (unsigned int i = 0; i < args->len; i++) {
             xvs_json_append(a, xvs_json_string(g_ptr_array_index(args, i)));
@@ -610,16 +610,16 @@ static XvsQmp *qmp_open(GError **errp)
 }
 
 /* Connect to --qmp and return query-xen-pvscsi's answer; *qp stays open. */
-static XvsJson *qmp_query_hosts(XvsQmp **qp, GError **errp)
+static JsonNode *qmp_query_hosts(XvsQmp **qp, GError **errp)
 {
     *qp = qmp_open(errp);
     return *qp ? xvs_qmp_cmd(*qp, "query-xen-pvscsi", NULL, errp) : NULL;
 }
 
-static XvsJson *find_host(XvsJson *hosts, unsigned int devid)
+static JsonNode *find_host(JsonNode *hosts, unsigned int devid)
 {
     for (unsigned int i = 0; i < xvs_json_len(hosts); i++) {
-        XvsJson *hj = xvs_json_at(hosts, i);
+        JsonNode *hj = xvs_json_at(hosts, i);
         int64_t d;
 
         if (xvs_json_get_int(hj, "devid", &d) && d == devid) {
@@ -629,12 +629,12 @@ static XvsJson *find_host(XvsJson *hosts, unsigned int devid)
     return NULL;
 }
 
-static XvsJson *find_lun(XvsJson *host, const unsigned int v[4])
+static JsonNode *find_lun(JsonNode *host, const unsigned int v[4])
 {
-    XvsJson *luns = xvs_json_get(host, "luns");
+    JsonNode *luns = xvs_json_get(host, "luns");
 
     for (unsigned int i = 0; i < xvs_json_len(luns); i++) {
-        XvsJson *l = xvs_json_at(luns, i);
+        JsonNode *l = xvs_json_at(luns, i);
         int64_t c, t, n;
 
         if (xvs_json_get_int(l, "channel", &c) && c == v[1] &&
@@ -647,9 +647,9 @@ static XvsJson *find_lun(XvsJson *host, const unsigned int v[4])
     return NULL;
 }
 
-static bool qmp_do(XvsQmp *q, const char *cmd, XvsJson *args, GError **errp)
+static bool qmp_do(XvsQmp *q, const char *cmd, JsonNode *args, GError **errp)
 {
-    g_autoptr(XvsJson) r = xvs_qmp_cmd(q, cmd, args, errp);
+    g_autoptr(JsonNode) r = xvs_qmp_cmd(q, cmd, args, errp);
 
     return r != NULL;
 }
@@ -660,8 +660,8 @@ static int cmd_attach(XvsHost *h, int argc, char **argv)
     XvsLunPlan p;
     XvsPlanOpts o = plan_opts();
     XvsQmp *q = NULL;
-    g_autoptr(XvsJson) hosts = NULL;
-    XvsJson *host, *args;
+    g_autoptr(JsonNode) hosts = NULL;
+    JsonNode *host, *args;
     g_autofree char *hba = NULL;
     unsigned int devid;
     GError *err = NULL;
@@ -686,7 +686,7 @@ static int cmd_attach(XvsHost *h, int argc, char **argv)
     host = find_host(hosts, devid);
     if (host) {
         const char *id = xvs_json_get_str(host, "id");
-        XvsJson *l = find_lun(host, p.spec.vdev);
+        JsonNode *l = find_lun(host, p.spec.vdev);
 
         if (!id) {
             g_set_error(&err, XVS_ERROR, XVS_ERROR_FAILED,
@@ -775,7 +775,7 @@ typedef struct DeletedMatch {
     const char *path;
 } DeletedMatch;
 
-static gboolean deleted_match(const XvsJson *data, gpointer opaque)
+static gboolean deleted_match(JsonNode *data, gpointer opaque)
 {
     DeletedMatch *m = opaque;
 
@@ -787,8 +787,8 @@ static int cmd_detach(XvsHost *h, int argc, char **argv)
 {
     unsigned int v[4];
     XvsQmp *q = NULL;
-    g_autoptr(XvsJson) hosts = NULL;
-    XvsJson *host, *lun, *args;
+    g_autoptr(JsonNode) hosts = NULL;
+    JsonNode *host, *lun, *args;
     g_autofree char *our_node = NULL;
     g_autofree char *id = NULL;
     g_autofree char *path = NULL;
@@ -858,10 +858,10 @@ out:
 }
 
 /* The host side of a LUN QEMU reports, when it is a SCSI device. */
-static void list_physical(XvsHost *h, XvsJson *rec, const char *filename)
+static void list_physical(XvsHost *h, JsonNode *rec, const char *filename)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(XvsJson) phys = NULL;
+    g_autoptr(JsonNode) phys = NULL;
 
     if (!filename || (!g_str_has_prefix(filename, "/dev/") &&
                       !g_str_has_prefix(filename, "iscsi://"))) {
@@ -883,8 +883,8 @@ static void list_physical(XvsHost *h, XvsJson *rec, const char *filename)
 static int cmd_list(XvsHost *h, int argc, char **argv)
 {
     XvsQmp *q = NULL;
-    g_autoptr(XvsJson) hosts = NULL;
-    g_autoptr(XvsJson) out = xvs_json_array();
+    g_autoptr(JsonNode) hosts = NULL;
+    g_autoptr(JsonNode) out = xvs_json_array();
     GError *err = NULL;
 
     (void)argv;
@@ -897,14 +897,14 @@ static int cmd_list(XvsHost *h, int argc, char **argv)
         return fail(err);
     }
     for (unsigned int i = 0; i < xvs_json_len(hosts); i++) {
-        XvsJson *hj = xvs_json_at(hosts, i);
-        XvsJson *luns = xvs_json_get(hj, "luns");
+        JsonNode *hj = xvs_json_at(hosts, i);
+        JsonNode *luns = xvs_json_get(hj, "luns");
         int64_t devid = 0;
 
         xvs_json_get_int(hj, "devid", &devid);
         for (unsigned int k = 0; k < xvs_json_len(luns); k++) {
-            XvsJson *l = xvs_json_at(luns, k);
-            XvsJson *rec = xvs_json_object();
+            JsonNode *l = xvs_json_at(luns, k);
+            JsonNode *rec = xvs_json_object();
             int64_t c = 0, t = 0, n = 0, pdt = 0;
             g_autofree char *vdev = NULL;
 
@@ -948,7 +948,7 @@ static int cmd_list(XvsHost *h, int argc, char **argv)
            "VDEV", "STATE", "DEVICE", "TYPE", "VENDOR", "MODEL", "REV",
            "PHYSICAL", "SG", "SCSI_ID");
     for (unsigned int i = 0; i < xvs_json_len(out); i++) {
-        XvsJson *r = xvs_json_at(out, i);
+        JsonNode *r = xvs_json_at(out, i);
         const char *phys = xvs_json_get_str(r, "physical");
 
         printf("%-10s %-13s %-12s %-8s %-8s %-16s %-4s %-10s %-5s %s\n",

@@ -23,9 +23,10 @@ t0=$(date +%s)
 #  - the runtime libraries of our qemu-system-i386 (ldd is checked against
 #    this rootfs every run, see run.sh) and its firmware (same paths as on
 #    the build host: seabios, ipxe-qemu, qemu-system-data);
+#  - those of xen-vscsi (json-glib; libsgutils2 comes with sg3-utils);
 #  - sg3-utils, lsscsi (dom0 side checks), tgt (iSCSI case), python3 (QMP).
 PKGS="xen-utils-4.17 xen-utils-common xenstore-utils
-      libiscsi7 libaio1 liburing2 libglib2.0-0 libfdt1 zlib1g libpixman-1-0
+      libiscsi7 libaio1 liburing2 libglib2.0-0 libjson-glib-1.0-0 libfdt1 zlib1g libpixman-1-0
       seabios ipxe-qemu qemu-system-data
       sg3-utils lsscsi mt-st tgt python3 busybox-static iproute2 ${EXTRA_PKGS:-}"
 rm -rf "$R"
