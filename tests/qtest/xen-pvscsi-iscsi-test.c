@@ -1051,6 +1051,166 @@ static void test_garbage_cdb(void)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Persistent reservations                                                 */
+
+#define RESERVATION_CONFLICT    0x18
+#define PR_WRITE_EXCLUSIVE      0x1
+
+/* PERSISTENT RESERVE OUT: service action @sa, keys @key and @sa_key */
+static void pr_out(QVscsiFront *f, QVscsiCmd *c, int id, int sa, int type,
+                   uint64_t key, uint64_t sa_key)
+{
+    uint8_t cdb[10] = { 0x5f, sa, type };
+    uint8_t param[24] = { 0 };
+
+    stq_be_p(param, key);
+    stq_be_p(param + 8, sa_key);
+    stl_be_p(cdb + 5, sizeof(param));
+    cmd(f, c, 0, id, cdb, 10, VSCSIIF_DMA_TO_DEVICE, param, sizeof(param));
+}
+
+/* PERSISTENT RESERVE IN: READ KEYS (sa 0) or READ RESERVATION (sa 1) */
+static void pr_in(QVscsiFront *f, QVscsiCmd *c, int id, int sa,
+                  uint8_t *buf, size_t len)
+{
+    uint8_t cdb[10] = { 0x5e, sa };
+
+    memset(buf, 0xee, len);
+    stw_be_p(cdb + 7, len);
+    cmd(f, c, 0, id, cdb, 10, VSCSIIF_DMA_FROM_DEVICE, buf, len);
+    g_assert_cmphex(c->rslt, ==, 0);
+}
+
+/* The registered keys, as READ KEYS lists them */
+static unsigned int pr_keys(QVscsiFront *f, int id, uint64_t *keys,
+                            unsigned int max)
+{
+    uint8_t buf[8 + 8 * 8];
+    QVscsiCmd c;
+    unsigned int n;
+
+    pr_in(f, &c, id, 0, buf, sizeof(buf));
+    n = ldl_be_p(buf + 4) / 8;
+    g_assert_cmpuint(n, <=, max);
+    for (unsigned int i = 0; i < n; i++) {
+        keys[i] = ldq_be_p(buf + 8 + 8 * i);
+    }
+    return n;
+}
+
+/*
+ * One iSCSI disk LUN shared by two HBAs, as by two guests: each LUN's
+ * scsi-block has its own iSCSI session and initiator name, so the target
+ * sees two initiators (I_T nexuses).  PERSISTENT RESERVE OUT and IN go
+ * through xen-pvscsi and scsi-block to the target as the guest sent them,
+ * and the target's RESERVATION CONFLICT comes back to the guest as its
+ * SCSI status: register, reserve (write exclusive), a conflicting write
+ * and reserve from the other initiator, preempt, release, clear.  (A
+ * pr-manager is a host_device option, for local LUNs; an iSCSI LUN's
+ * reservations are its sessions'.)
+ */
+static void test_reservations(void)
+{
+    g_autofree char *pa = iscsi_blockdev("pra", DISK_LUN);
+    g_autofree char *pb = iscsi_blockdev("prb", DISK_LUN);
+    QXen *x = qxen_start(DOMID,
+        "%s%s-device xen-pvscsi,id=vscsi0,devid=0 "
+        "-device xen-pvscsi,id=vscsi1,devid=1 "
+        "-device scsi-block,bus=vscsi0.0,scsi-id=0,drive=pra "
+        "-device scsi-block,bus=vscsi1.0,scsi-id=0,drive=prb", pa, pb);
+    const uint64_t ka = 0xa1a2a3a4a5a6a7a8ULL, kb = 0xb1b2b3b4b5b6b7b8ULL;
+    const uint32_t lba = 4096;      /* 2 MiB into the disk */
+    QVscsiFront a, b;
+    QVscsiCmd c;
+    uint8_t buf[64];
+    uint64_t keys[8];
+    g_autofree uint8_t *wa = g_malloc(4096);
+    g_autofree uint8_t *wb = g_malloc(4096);
+    g_autofree uint8_t *rd = g_malloc(4096);
+
+    fill(wa, 4096, 0x11);
+    fill(wb, 4096, 0x22);
+    qvscsi_init(&a, x, 0);
+    qvscsi_init(&b, x, 1);
+    qvscsi_connect(&a);
+    qvscsi_connect(&b);
+    clear_ua(&a, 0, 0);
+    clear_ua(&b, 0, 0);
+
+    /*
+     * What an earlier failed run left: A registers whatever the key
+     * (REGISTER AND IGNORE EXISTING KEY) and clears every registration.
+     */
+    pr_out(&a, &c, 0, 0x06, 0, 0, ka);
+    g_assert_cmphex(c.rslt, ==, 0);
+    pr_out(&a, &c, 0, 0x03, 0, ka, 0);
+    g_assert_cmphex(c.rslt, ==, 0);
+    clear_ua(&b, 0, 0);             /* CLEAR told B: RESERVATIONS PREEMPTED */
+    g_assert_cmpuint(pr_keys(&a, 0, keys, 8), ==, 0);
+
+    /* both register; either one sees both keys */
+    pr_out(&a, &c, 0, 0x00, 0, 0, ka);
+    g_assert_cmphex(c.rslt, ==, 0);
+    pr_out(&b, &c, 0, 0x00, 0, 0, kb);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpuint(pr_keys(&b, 0, keys, 8), ==, 2);
+    g_assert_true((keys[0] == ka && keys[1] == kb) ||
+                  (keys[0] == kb && keys[1] == ka));
+
+    /* A reserves, write exclusive: READ RESERVATION names A's key */
+    pr_out(&a, &c, 0, 0x01, PR_WRITE_EXCLUSIVE, ka, 0);
+    g_assert_cmphex(c.rslt, ==, 0);
+    pr_in(&b, &c, 0, 1, buf, sizeof(buf));
+    g_assert_cmpuint(ldl_be_p(buf + 4), ==, 16);
+    g_assert_cmphex(ldq_be_p(buf + 8), ==, ka);
+    g_assert_cmphex(buf[21] & 0xf, ==, PR_WRITE_EXCLUSIVE);
+
+    /* B may read, not write, nor reserve; A writes */
+    rw10(&b, &c, 0, 0, true, lba, wb, 4096);
+    g_assert_cmphex(c.rslt, ==, RESERVATION_CONFLICT);
+    rw10(&b, &c, 0, 0, false, lba, rd, 4096);
+    g_assert_cmphex(c.rslt, ==, 0);
+    pr_out(&b, &c, 0, 0x01, PR_WRITE_EXCLUSIVE, kb, 0);
+    g_assert_cmphex(c.rslt, ==, RESERVATION_CONFLICT);
+    rw10(&a, &c, 0, 0, true, lba, wa, 4096);
+    g_assert_cmphex(c.rslt, ==, 0);
+    check_disk_file((uint64_t)lba * 512, wa, 4096);
+
+    /* B preempts A: B holds the reservation, A's key is gone */
+    pr_out(&b, &c, 0, 0x04, PR_WRITE_EXCLUSIVE, kb, ka);
+    g_assert_cmphex(c.rslt, ==, 0);
+    clear_ua(&a, 0, 0);             /* REGISTRATIONS PREEMPTED */
+    g_assert_cmpuint(pr_keys(&a, 0, keys, 8), ==, 1);
+    g_assert_cmphex(keys[0], ==, kb);
+    rw10(&a, &c, 0, 0, true, lba, wa, 4096);
+    g_assert_cmphex(c.rslt, ==, RESERVATION_CONFLICT);
+    rw10(&b, &c, 0, 0, true, lba, wb, 4096);
+    g_assert_cmphex(c.rslt, ==, 0);
+    check_disk_file((uint64_t)lba * 512, wb, 4096);
+
+    /* B releases: anyone writes again */
+    pr_out(&b, &c, 0, 0x02, PR_WRITE_EXCLUSIVE, kb, 0);
+    g_assert_cmphex(c.rslt, ==, 0);
+    clear_ua(&a, 0, 0);
+    pr_in(&a, &c, 0, 1, buf, sizeof(buf));
+    g_assert_cmpuint(ldl_be_p(buf + 4), ==, 0);
+    rw10(&a, &c, 0, 0, true, lba, wa, 4096);
+    g_assert_cmphex(c.rslt, ==, 0);
+    check_disk_file((uint64_t)lba * 512, wa, 4096);
+
+    /* B clears every registration, for the other cases on this LUN */
+    pr_out(&b, &c, 0, 0x03, 0, kb, 0);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpuint(pr_keys(&b, 0, keys, 8), ==, 0);
+
+    qvscsi_close(&a);
+    qvscsi_close(&b);
+    qvscsi_free(&a);
+    qvscsi_free(&b);
+    qxen_stop(x);
+}
+
+/* ---------------------------------------------------------------------- */
 /* iscsi:// URLs as a toolstack's p-dev                                    */
 
 static void test_toolstack_url(void)
@@ -1172,6 +1332,7 @@ int main(int argc, char **argv)
     qxen_add_test("/xen-pvscsi/iscsi/disk", test_disk);
     qxen_add_test("/xen-pvscsi/iscsi/tape-changer", test_tape_changer);
     qxen_add_test("/xen-pvscsi/iscsi/garbage-cdb", test_garbage_cdb);
+    qxen_add_test("/xen-pvscsi/iscsi/reservations", test_reservations);
     qxen_add_test("/xen-pvscsi/iscsi/toolstack-url", test_toolstack_url);
     qxen_add_test("/xen-pvscsi/iscsi/login-refused", test_login_refused);
     qxen_add_test("/xen-pvscsi/iscsi/target-killed", test_target_killed);
