@@ -236,7 +236,8 @@ void xvs_lun_plan_clear(XvsLunPlan *p)
     memset(p, 0, sizeof(*p));
 }
 
-static bool plan_host_scsi(XvsHost *h, XvsLunPlan *p, GError **errp)
+static bool plan_host_scsi(XvsHost *h, XvsLunPlan *p, const XvsPlanOpts *o,
+                           GError **errp)
 {
     XvsDev *d = p->pdev.dev;
     const char *m = p->spec.model;
@@ -288,6 +289,16 @@ static bool plan_host_scsi(XvsHost *h, XvsLunPlan *p, GError **errp)
     xvs_opt_add(p->blockdev, "filename", XVS_OPT_STR, "%s", path);
     if (!xen_pvscsi_model_uses_sg(m)) {
         xvs_opt_add(p->blockdev, "cache.direct", XVS_OPT_BOOL, "on");
+    }
+    /*
+     * Persistent reservations of a passed-through LUN through
+     * qemu-pr-helper (privileged, and on every path of a multipath
+     * device); an emulated LUN (scsi-hd) answers them itself.
+     */
+    if (o->pr_helper && (!strcmp(m, "scsi-block") ||
+                         !strcmp(m, "scsi-generic"))) {
+        xvs_opt_add(p->blockdev, "pr-manager", XVS_OPT_STR,
+                    XVS_PR_MANAGER_ID);
     }
     return true;
 }
@@ -386,7 +397,7 @@ bool xvs_lun_plan(XvsHost *h, const char *text, const XvsPlanOpts *o,
 
     switch (p->pdev.kind) {
     case XVS_PDEV_SCSI:
-        if (!plan_host_scsi(h, p, errp)) {
+        if (!plan_host_scsi(h, p, o, errp)) {
             return false;
         }
         break;
@@ -471,6 +482,18 @@ static void add_arg(GPtrArray *args, const char *opt, char *val)
     g_ptr_array_add(args, val);
 }
 
+bool xvs_plan_uses_pr(const XvsLunPlan *p)
+{
+    for (unsigned int i = 0; p->blockdev && i < p->blockdev->len; i++) {
+        const XvsOpt *opt = g_ptr_array_index(p->blockdev, i);
+
+        if (!strcmp(opt->key, "pr-manager")) {
+            return true;
+        }
+    }
+    return false;
+}
+
 GPtrArray *xvs_args_build(GPtrArray *plans, const XvsPlanOpts *o)
 {
     GPtrArray *args = g_ptr_array_new_with_free_func(g_free);
@@ -482,6 +505,14 @@ GPtrArray *xvs_args_build(GPtrArray *plans, const XvsPlanOpts *o)
         g_ptr_array_add(sorted, g_ptr_array_index(plans, i));
     }
     g_ptr_array_sort(sorted, plan_cmp);
+    for (unsigned int i = 0; i < sorted->len; i++) {
+        if (xvs_plan_uses_pr(g_ptr_array_index(sorted, i))) {
+            add_arg(args, "-object",
+                    g_strdup_printf("pr-manager-helper,id=%s,path=%s",
+                                    XVS_PR_MANAGER_ID, o->pr_helper));
+            break;
+        }
+    }
     for (unsigned int i = 0; i < sorted->len; i++) {
         XvsLunPlan *p = g_ptr_array_index(sorted, i);
 

@@ -57,11 +57,16 @@ typedef struct XvsPlanOpts {
     const char *initiator;      /* iSCSI initiator name, or NULL */
     const char *tool_initiator; /* the tool's own iSCSI sessions */
     bool iothread;
+    /* qemu-pr-helper's socket: SCSI passthrough of host devices through it */
+    const char *pr_helper;
     /* devid -> more "key=value,..." options of its -device xen-pvscsi */
     GHashTable *hba_extra;
     /* devid -> the id of its IOThread (in hba_extra already), if any */
     GHashTable *hba_iothread;
 } XvsPlanOpts;
+
+/* The id of the pr-manager-helper object that --pr-manager adds */
+#define XVS_PR_MANAGER_ID   "vscsi-pr"
 
 bool xvs_lun_spec_parse(const char *text, XvsLunSpec *out, GError **errp);
 void xvs_lun_spec_clear(XvsLunSpec *s);
@@ -87,6 +92,8 @@ void xvs_opt_add(GPtrArray *opts, const char *key, XvsOptKind kind,
 GPtrArray *xvs_opts_new(void);
 
 /* The whole command line for @plans (sorted by virtual address) */
+/* The LUN's node goes through the pr-manager (--pr-manager) */
+bool xvs_plan_uses_pr(const XvsLunPlan *p);
 GPtrArray *xvs_args_build(GPtrArray *plans, const XvsPlanOpts *o);
 
 #endif

@@ -37,6 +37,7 @@ static char *opt_source;
 static char *opt_qmp;
 static gboolean opt_iothread;
 static char *opt_initiator;
+static char *opt_pr_helper;
 static int opt_timeout = 30;
 static gboolean opt_keep_node;
 
@@ -56,6 +57,9 @@ static GOptionEntry options[] = {
       "Give each new xen-pvscsi host an IOThread of its own", NULL },
     { "initiator-name", 0, 0, G_OPTION_ARG_STRING, &opt_initiator,
       "iSCSI initiator name QEMU uses for iscsi:// LUNs", "IQN" },
+    { "pr-manager", 0, 0, G_OPTION_ARG_FILENAME, &opt_pr_helper,
+      "Persistent reservations of passed-through host LUNs through "
+      "qemu-pr-helper listening on SOCKET", "SOCKET" },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &opt_timeout,
       "Seconds to wait for QEMU and the guest (default 30)", "S" },
     { "keep-node", 0, 0, G_OPTION_ARG_NONE, &opt_keep_node,
@@ -355,6 +359,7 @@ static XvsPlanOpts plan_opts(void)
         .initiator = opt_initiator,
         .tool_initiator = opt_initiator ?: DEFAULT_INITIATOR,
         .iothread = opt_iothread,
+        .pr_helper = opt_pr_helper,
     };
 }
 
@@ -654,6 +659,22 @@ static bool qmp_do(XvsQmp *q, const char *cmd, JsonNode *args, GError **errp)
     return r != NULL;
 }
 
+/* /objects/@id exists in QEMU (a failed lookup answers no) */
+static bool qmp_has_object(XvsQmp *q, const char *id)
+{
+    JsonNode *args = xvs_json_object();
+    g_autoptr(JsonNode) l = NULL;
+
+    xvs_json_set_str(args, "path", "/objects");
+    l = xvs_qmp_cmd(q, "qom-list", args, NULL);
+    for (unsigned int i = 0; i < xvs_json_len(l); i++) {
+        if (!g_strcmp0(xvs_json_get_str(xvs_json_at(l, i), "name"), id)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int cmd_attach(XvsHost *h, int argc, char **argv)
 {
     g_autofree char *spec = NULL;
@@ -733,6 +754,15 @@ static int cmd_attach(XvsHost *h, int argc, char **argv)
         }
         hba = xvs_hba_id(devid);
         printf("created xen-pvscsi host %u (%s)\n", devid, hba);
+    }
+    if (xvs_plan_uses_pr(&p) && !qmp_has_object(q, XVS_PR_MANAGER_ID)) {
+        args = xvs_json_object();
+        xvs_json_set_str(args, "qom-type", "pr-manager-helper");
+        xvs_json_set_str(args, "id", XVS_PR_MANAGER_ID);
+        xvs_json_set_str(args, "path", o.pr_helper);
+        if (!qmp_do(q, "object-add", args, &err)) {
+            goto out;
+        }
     }
     if (p.secret) {
         args = xvs_opts_qmp(p.secret);
@@ -997,6 +1027,10 @@ int main(int argc, char **argv)
     }
     if (opt_timeout <= 0) {
         return usage("--timeout must be positive");
+    }
+    if (opt_pr_helper && (!g_path_is_absolute(opt_pr_helper) ||
+                          strchr(opt_pr_helper, ','))) {
+        return usage("--pr-manager takes an absolute path without commas");
     }
     host.sysfs_root = opt_sysfs_root;
     host.dev_root = opt_dev_root;

@@ -304,6 +304,33 @@ def _():
     eq(f, '/dev/disk/by-id/virtio-vol0', 'virtio disk')
 
 
+@case('args --pr-manager: passed-through host LUNs use qemu-pr-helper')
+def _():
+    img = os.path.join(ROOT, 'pr.img')
+    with open(img, 'wb') as f:
+        f.truncate(1 << 20)
+    rc, out, err = run('args', '--json', '--pr-manager',
+                       '/run/qemu-pr-helper.sock', '/dev/sda,0:0:0:0',
+                       '/dev/nst0,0:0:1:0', img + ',0:0:2:0',
+                       '/dev/sda,1:0:0:0,qemu-device=scsi-hd')
+    eq(rc, 2, 'the same device twice is refused (%s)' % err)
+    rc, out, err = run('args', '--json', '--pr-manager',
+                       '/run/qemu-pr-helper.sock', '/dev/sda,0:0:0:0',
+                       '/dev/nst0,0:0:1:0', img + ',0:0:2:0',
+                       '/dev/sdd,1:0:0:0,qemu-device=scsi-hd')
+    eq(rc, 0, 'exit status (%s)' % err)
+    a = json.loads(out)
+    eq(a[0:2], ['-object', 'pr-manager-helper,id=vscsi-pr,'
+                'path=/run/qemu-pr-helper.sock'], 'the object, first')
+    eq(sum(1 for x in a if x.startswith('pr-manager-helper')), 1, 'once')
+    bd = [x for x in a if x.startswith('driver=')]
+    eq([('pr-manager=vscsi-pr' in x) for x in bd],
+       [True, True, False, False],
+       'scsi-block and scsi-generic nodes only (not an image, not scsi-hd)')
+    fails(2, 'absolute path', 'args', '--pr-manager', 'pr.sock',
+          '/dev/sda,0:0:0:0')
+
+
 @case('args --iothread, ro, an image file (quotes escaped in xl.cfg)')
 def _():
     img = os.path.join(ROOT, 'a"b.img')
