@@ -32,6 +32,7 @@
 #include "hw/xen/interface/io/vscsiif.h"
 #include "hw/xen/xen-pvscsi.h"
 #include "scsi/constants.h"
+#include "scsi/utils.h"
 #include "xen-pvscsi-dataplane.h"
 #include "trace.h"
 
@@ -626,6 +627,10 @@ int xen_pvscsi_parse_cdb(SCSIDevice *dev, SCSICommand *cmd, uint8_t *buf,
         cmd->len = MIN(req->rq.cmd_len, SCSI_CMD_BUF_SIZE);
         memcpy(cmd->buf, buf, cmd->len);
     }
+    if (req->rq.sc_data_direction == VSCSIIF_DMA_BIDIRECTIONAL) {
+        /* Unspecified: the CDB's own, as scsi_req_parse_cdb() gave them */
+        return 0;
+    }
     cmd->xfer = req->buflen;
     switch (req->rq.sc_data_direction) {
     case VSCSIIF_DMA_TO_DEVICE:
@@ -744,10 +749,18 @@ static void xen_pvscsi_do_cdb(XenPVSCSIReq *req, SCSIDevice *d)
     int dir = rq->sc_data_direction;
     uint32_t lun;
 
-    /* A TMF carries its victim's direction; a command must be one-way. */
-    if (dir == VSCSIIF_DMA_BIDIRECTIONAL) {
+    /*
+     * vscsiif's DMA_BIDIRECTIONAL (0) cannot be a transfer both ways (the
+     * ring has no second buffer): Windows' GPLPV xenscsi sends it for a
+     * request of unspecified direction (SRB_FLAGS_UNSPECIFIED_DIRECTION,
+     * both data flags).  The CDB then gives the direction and length, as
+     * QEMU's SCSI layer parses them; a CDB it cannot size cannot run.
+     */
+    if (dir == VSCSIIF_DMA_BIDIRECTIONAL && rq->cmd_len &&
+        (scsi_cdb_length(rq->cmnd) < 0 ||
+         scsi_cdb_length(rq->cmnd) > rq->cmd_len)) {
         xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
-                          "bidirectional transfers are not supported");
+                          "no data direction for a CDB of unknown length");
         return;
     }
     err = xen_pvscsi_get_segments(req);
@@ -772,6 +785,7 @@ static void xen_pvscsi_do_cdb(XenPVSCSIReq *req, SCSIDevice *d)
 
     /* The CDB's own transfer must match what the guest set up. */
     if (sreq->cmd.mode != SCSI_XFER_NONE && dir != VSCSIIF_DMA_NONE &&
+        dir != VSCSIIF_DMA_BIDIRECTIONAL &&
         (sreq->cmd.mode == SCSI_XFER_FROM_DEV) !=
         (dir == VSCSIIF_DMA_FROM_DEVICE)) {
         xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,

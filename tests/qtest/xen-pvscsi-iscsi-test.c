@@ -345,6 +345,34 @@ static void test_disk(void)
     inquiry(&f, &c, 0, 0, 0xc7, buf, sizeof(buf));
     assert_sense(&c, 0x5, 0x24, 0x00);
 
+    /*
+     * Direction 0 (GPLPV's unspecified direction) through scsi-block: the
+     * CDB's direction, a WRITE lands in the target's file and a READ
+     * brings it back; a vendor opcode cannot be sized, so it is refused.
+     */
+    for (int id = 0; id < 2; id++) {
+        uint8_t cdb[10] = { 0x2a };
+        uint32_t lba = 8192 + id * 16;
+
+        fill(wbuf, 4096, 0x40 + id);
+        stl_be_p(cdb + 2, lba);
+        stw_be_p(cdb + 7, 8);
+        cmd(&f, &c, 0, id, cdb, 10, VSCSIIF_DMA_BIDIRECTIONAL, wbuf, 4096);
+        g_assert_cmphex(c.rslt, ==, 0);
+        check_disk_file((uint64_t)lba * 512, wbuf, 4096);
+        cdb[0] = 0x28;
+        memset(rbuf, 0, 4096);
+        cmd(&f, &c, 0, id, cdb, 10, VSCSIIF_DMA_BIDIRECTIONAL, rbuf, 4096);
+        g_assert_cmphex(c.rslt, ==, 0);
+        g_assert_cmpmem(rbuf, 4096, wbuf, 4096);
+    }
+    {
+        uint8_t cdb[10] = { 0xc5 };
+
+        cmd(&f, &c, 0, 0, cdb, 10, VSCSIIF_DMA_BIDIRECTIONAL, buf, 128);
+        g_assert_cmphex(c.rslt, ==, XEN_VSCSIIF_RSLT_HOST_ERROR << 16);
+    }
+
     qvscsi_close(&f);
     qvscsi_free(&f);
     qxen_stop(x);

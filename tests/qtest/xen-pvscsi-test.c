@@ -587,8 +587,8 @@ static void test_bad_requests(void)
     SEND_EXPECT(RSLT_ERROR);
 
     RESET_RQ();
-    rq.sc_data_direction = VSCSIIF_DMA_BIDIRECTIONAL;
-    SEND_EXPECT(RSLT_ERROR);
+    rq.sc_data_direction = VSCSIIF_DMA_BIDIRECTIONAL;    /* the CDB's */
+    SEND_EXPECT(0);
 
     RESET_RQ();
     rq.sc_data_direction = 9;
@@ -635,6 +635,89 @@ static void test_bad_requests(void)
     g_assert_cmpuint(buf[0], ==, 1);
 
     qxen_ungrant(x, ref);
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+/*
+ * Direction 0, as Windows' GPLPV xenscsi sends a request of unspecified
+ * direction (its buffer serves both ways): the CDB's own direction and
+ * length, on an emulated LUN.
+ */
+static void test_direction_unspecified(void)
+{
+    QXen *x = start();
+    QVscsiFront f;
+    QVscsiCmd c;
+    uint8_t cdb[10] = { 0x2a };     /* WRITE(10), LBA 100, 2 blocks */
+    uint8_t wbuf[1024], rbuf[1024];
+    static const uint8_t tur[6] = { 0x00 };
+    static const uint8_t vendor[10] = { 0xc5 };
+    int32_t rslt;
+
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+    clear_ua(&f, 0, 0, 0);
+    for (size_t i = 0; i < sizeof(wbuf); i++) {
+        wbuf[i] = i * 13 + 7;
+    }
+    stl_be_p(cdb + 2, 100);
+    stw_be_p(cdb + 7, 2);
+    qvscsi_cmd_init(&c, 0, 0, 0, cdb, 10, VSCSIIF_DMA_BIDIRECTIONAL, wbuf,
+                    sizeof(wbuf));
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpuint(c.residual, ==, 0);
+    check_image(0, 100 * 512, wbuf, sizeof(wbuf));
+
+    /* READ(10) of the same blocks, direction 0: the data comes back */
+    cdb[0] = 0x28;
+    memset(rbuf, 0, sizeof(rbuf));
+    qvscsi_cmd_init(&c, 0, 0, 0, cdb, 10, VSCSIIF_DMA_BIDIRECTIONAL, rbuf,
+                    sizeof(rbuf));
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpmem(rbuf, sizeof(rbuf), wbuf, sizeof(wbuf));
+
+    /* a buffer larger than the transfer: the rest is residual */
+    stw_be_p(cdb + 7, 1);
+    qvscsi_cmd_init(&c, 0, 0, 0, cdb, 10, VSCSIIF_DMA_BIDIRECTIONAL, rbuf,
+                    sizeof(rbuf));
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpuint(c.residual, ==, 512);
+
+    /* one smaller than the transfer: INVALID FIELD IN CDB, as one-way */
+    cdb[0] = 0x2a;
+    stw_be_p(cdb + 7, 4);
+    qvscsi_cmd_init(&c, 0, 0, 0, cdb, 10, VSCSIIF_DMA_BIDIRECTIONAL, wbuf,
+                    sizeof(wbuf));
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0x02);
+    g_assert_cmphex(c.sense[2] & 0xf, ==, 0x5);
+    g_assert_cmphex(c.sense[12], ==, 0x24);
+    check_image(0, 100 * 512, wbuf, sizeof(wbuf));
+
+    /* no data: TEST UNIT READY with a buffer moves nothing */
+    memset(rbuf, 0x5a, sizeof(rbuf));
+    qvscsi_cmd_init(&c, 0, 0, 0, tur, 6, VSCSIIF_DMA_BIDIRECTIONAL, rbuf,
+                    512);
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    g_assert_cmpuint(c.residual, ==, 512);
+    g_assert_cmphex(rbuf[0], ==, 0x5a);
+
+    /* a vendor opcode QEMU cannot size: no direction, a host error */
+    qvscsi_cmd_init(&c, 0, 0, 0, vendor, 10, VSCSIIF_DMA_BIDIRECTIONAL,
+                    rbuf, 512);
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, RSLT_ERROR);
+
+    /* and the LUN goes on */
+    rw10(&f, 0, 0, false, 100, rbuf, 512, false, &rslt);
+    g_assert_cmphex(rslt, ==, 0);
+    g_assert_cmpmem(rbuf, 512, wbuf, 512);
     qvscsi_close(&f);
     qvscsi_free(&f);
     qxen_stop(x);
@@ -2798,6 +2881,7 @@ static const QXenTestCase cases[] = {
     { "hostile/map-bad-grant", test_map_bad_grant },
     { "cdrom-read-write-protect", test_cdrom_write_protect },
     { "bad-requests", test_bad_requests },
+    { "direction-unspecified", test_direction_unspecified },
     { "tmf-idle", test_tmf_idle },
     { "ring-overflow", test_ring_overflow },
     { "ring-full", test_ring_full },

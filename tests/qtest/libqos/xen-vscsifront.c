@@ -219,7 +219,9 @@ void qvscsi_cmd_start(QVscsiFront *f, QVscsiCmd *c)
     c->grefs = g_new0(uint32_t, npages + 1);
     if (npages) {
         c->data_gpa = qxen_alloc_pages(x, npages);
-        if (c->dir == VSCSIIF_DMA_TO_DEVICE) {
+        /* direction 0, as GPLPV sends it: the buffer serves both ways */
+        if (c->dir == VSCSIIF_DMA_TO_DEVICE ||
+            c->dir == VSCSIIF_DMA_BIDIRECTIONAL) {
             qtest_memwrite(x->qts, c->data_gpa, c->data, c->len);
         }
     }
@@ -285,7 +287,8 @@ bool qvscsi_poll(QVscsiFront *f, int timeout_ms)
     c->sense_len = rsp.sense_len;
     g_assert_cmpuint(c->sense_len, <=, VSCSIIF_SENSE_BUFFERSIZE);
     memcpy(c->sense, rsp.sense_buffer, sizeof(c->sense));
-    if (c->npages && c->dir == VSCSIIF_DMA_FROM_DEVICE) {
+    if (c->npages && (c->dir == VSCSIIF_DMA_FROM_DEVICE ||
+                      c->dir == VSCSIIF_DMA_BIDIRECTIONAL)) {
         qtest_memread(f->x->qts, c->data_gpa, c->data, c->len);
     }
     cmd_release(f, c);
