@@ -25,6 +25,7 @@
 #include "qapi/error.h"
 #include "qapi/qapi-commands-qom.h"
 #include "qapi/qapi-commands-xen-pvscsi.h"
+#include "qapi/qapi-events-qdev.h"
 #include "qapi/qapi-visit-qom.h"
 #include "qapi/visitor.h"
 #include "qom/object_interfaces.h"
@@ -54,6 +55,8 @@ typedef struct XenPVSCSILun {
     unsigned int index;
     enum xenbus_state state;    /* what dev-<index>/state says */
     bool unplug_requested;      /* device_del: the guest must let go */
+    enum xenbus_state unplug_from;  /* its state before that */
+    bool offer_unanswered;      /* offered in a round that timed out */
     bool reoffered;             /* offered again after a resume (below) */
     char *pdev;                 /* dev-<index>/p-dev */
     bool toolstack;             /* created for the toolstack's dev-<index> */
@@ -432,6 +435,7 @@ static void xen_pvscsi_scan(XenPVSCSI *s)
                                                 d->lun);
             if (xen_pvscsi_frontend_attached(s)) {
                 lun->unplug_requested = true;
+                lun->unplug_from = lun->state;
                 lun->state = XenbusStateClosing;
             } else {
                 xen_pvscsi_lun_remove(s, d);
@@ -465,17 +469,72 @@ static void xen_pvscsi_reconfigure(XenPVSCSI *s)
         }
         if (lun->unplug_requested) {
             if (lun->state != XenbusStateClosing) {
+                lun->unplug_from = lun->state;
                 xen_pvscsi_lun_set_state(s, d, XenbusStateClosing);
             }
             work = true;
-        } else if (lun->state == XenbusStateInitialising) {
+        } else if (lun->state == XenbusStateInitialising &&
+                   !lun->offer_unanswered) {
             work = true;
         }
     }
     if (work) {
         trace_xen_pvscsi_reconfigure(s->devid);
+        s->reconfigure_timed_out = false;
         xen_device_backend_set_state(xendev, XenbusStateReconfiguring);
+        if (s->reconfigure_timeout) {
+            timer_mod(s->reconfigure_timer,
+                      qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                      s->reconfigure_timeout * 1000LL);
+        }
     }
+}
+
+/*
+ * The frontend did not answer a Reconfiguring in reconfigure-timeout
+ * seconds (Windows' GPLPV xenscsi never does): the hot-plug requests of
+ * that round are not carried out, so that they hold up neither the next
+ * ones nor the host.  A LUN being removed stays, as it was, and
+ * DEVICE_UNPLUG_GUEST_ERROR says so (device_del may be tried again); a
+ * LUN being added stays offered, for the frontend's next connect or the
+ * next reconfiguration, without starting one by itself.  A late answer is
+ * still taken (xen_pvscsi_frontend_changed).
+ */
+static void xen_pvscsi_reconfigure_expired(void *opaque)
+{
+    XenPVSCSI *s = opaque;
+    XenDevice *xendev = &s->xendev;
+    BusChild *kid;
+
+    if (xen_device_backend_get_state(xendev) != XenbusStateReconfiguring) {
+        return;
+    }
+    qemu_log_mask(LOG_GUEST_ERROR,
+                  "xen-pvscsi %u: the frontend did not answer Reconfiguring "
+                  "in %u s: LUN changes cancelled\n", s->devid,
+                  s->reconfigure_timeout);
+    trace_xen_pvscsi_reconfigure_timeout(s->devid, s->reconfigure_timeout);
+    s->reconfigure_timed_out = true;
+    QTAILQ_FOREACH(kid, &s->bus.qbus.children, sibling) {
+        SCSIDevice *d = SCSI_DEVICE(kid->child);
+        DeviceState *dev = DEVICE(d);
+        XenPVSCSILun *lun = xen_pvscsi_lun(s, d);
+
+        if (!lun) {
+            continue;
+        }
+        if (lun->unplug_requested) {
+            g_autofree char *path = object_get_canonical_path(OBJECT(dev));
+
+            lun->unplug_requested = false;
+            dev->pending_deleted_event = false;
+            xen_pvscsi_lun_set_state(s, d, lun->unplug_from);
+            qapi_event_send_device_unplug_guest_error(dev->id, path);
+        } else if (lun->state == XenbusStateInitialising) {
+            lun->offer_unanswered = true;
+        }
+    }
+    xen_device_backend_set_state(xendev, XenbusStateConnected);
 }
 
 /* The frontend acknowledged Reconfiguring: apply the changes. */
@@ -483,6 +542,8 @@ static void xen_pvscsi_reconfigured(XenPVSCSI *s)
 {
     BusChild *kid, *next;
 
+    timer_del(s->reconfigure_timer);
+    s->reconfigure_timed_out = false;
     /* What the toolstack asked for, if it started this one */
     xen_pvscsi_scan(s);
 
@@ -800,6 +861,8 @@ static void xen_pvscsi_connect(XenPVSCSI *s, Error **errp)
 
 static void xen_pvscsi_disconnect(XenPVSCSI *s)
 {
+    timer_del(s->reconfigure_timer);
+    s->reconfigure_timed_out = false;
     xen_pvscsi_dataplane_stop(s->dataplane);
     /* No frontend to ask any more: removals happen now. */
     xen_pvscsi_luns_remove_pending(s);
@@ -855,7 +918,10 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
         break;
 
     case XenbusStateReconfiguring:
-        if (backend_state == XenbusStateReconfiguring) {
+        /* (or the late answer to one that timed out) */
+        if (backend_state == XenbusStateReconfiguring ||
+            (backend_state == XenbusStateConnected &&
+             s->reconfigure_timed_out)) {
             xen_pvscsi_reconfigured(s);
         }
         break;
@@ -913,6 +979,14 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
         return;
     }
 
+    if (s->reconfigure_timeout > XEN_PVSCSI_MAX_REQUEST_TIMEOUT) {
+        error_setg(errp, "reconfigure-timeout must be at most %u seconds",
+                   XEN_PVSCSI_MAX_REQUEST_TIMEOUT);
+        return;
+    }
+
+    s->reconfigure_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                        xen_pvscsi_reconfigure_expired, s);
     s->luns = g_hash_table_new_full(NULL, NULL, NULL, xen_pvscsi_lun_free);
     s->dataplane = xen_pvscsi_dataplane_create(xendev, &s->bus, s->devid,
                                                s->max_sg_grant,
@@ -941,6 +1015,10 @@ static void xen_pvscsi_unrealize(XenDevice *xendev)
     if (s->control_watch) {
         xs_node_unwatch(xendev->xsh, s->control_watch);
         s->control_watch = NULL;
+    }
+    if (s->reconfigure_timer) {
+        timer_free(s->reconfigure_timer);
+        s->reconfigure_timer = NULL;
     }
     migrate_del_blocker(&s->migration_blocker);
     g_free(s->blocked_luns);
@@ -1009,6 +1087,8 @@ static const Property xen_pvscsi_props[] = {
     DEFINE_PROP_LINK("iothread", XenPVSCSI, iothread, TYPE_IOTHREAD,
                      IOThread *),
     DEFINE_PROP_UINT32("request-timeout", XenPVSCSI, request_timeout, 0),
+    DEFINE_PROP_UINT32("reconfigure-timeout", XenPVSCSI, reconfigure_timeout,
+                       XEN_PVSCSI_DEFAULT_RECONFIGURE_TIMEOUT),
     DEFINE_PROP_SIZE("grant-map-threshold", XenPVSCSI, grant_map_threshold,
                      XEN_PVSCSI_DEFAULT_MAP_THRESHOLD),
 };

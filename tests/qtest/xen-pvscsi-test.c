@@ -1671,6 +1671,110 @@ static void test_hotplug_no_ack(void)
 }
 
 
+/*
+ * A frontend that never answers Reconfiguring, as Windows' GPLPV xenscsi
+ * (which takes no part in hot-plug), with reconfigure-timeout=1: a
+ * device_add or device_del holds up neither the host nor the next one.
+ * The removal is not carried out and DEVICE_UNPLUG_GUEST_ERROR says so;
+ * the LUN added is offered at the next connect.  A late answer (a slow
+ * Linux guest) is still taken.
+ */
+static void test_hotplug_unanswered(void)
+{
+    g_autofree char *extra = NULL;
+    QXen *x;
+    QVscsiFront f;
+    g_autofree char *be_state = NULL;
+    unsigned int added, removed;
+    QDict *rsp, *ev;
+
+    make_images();
+    extra = g_strdup_printf(
+        " -blockdev driver=file,node-name=f3,filename=%s,locking=off "
+        "-blockdev driver=raw,node-name=d3,file=f3 "
+        "-blockdev driver=file,node-name=f4,filename=%s,locking=off "
+        "-blockdev driver=raw,node-name=d4,file=f4 "
+        "-blockdev driver=file,node-name=f5,filename=%s,locking=off "
+        "-blockdev driver=raw,node-name=d5,file=f5 "
+        "-global xen-pvscsi.reconfigure-timeout=1", img[1], img[1], img[1]);
+    x = start_with(false, extra);
+    qvscsi_init(&f, x, 0);
+    f.gplpv = true;
+    qvscsi_connect(&f);
+    be_state = qvscsi_be_key(&f, "state");
+    clear_ua(&f, 0, 0, 0);
+
+    /* device_add: offered, unanswered, given up; no new round by itself */
+    add_lun(x, "hot0", 5);
+    qxs_wait_state(x, x->xs, be_state, 7);
+    qxs_wait_state(x, x->xs, be_state, 4);
+    g_assert_cmpint(lun_state(&f, 3), ==, 1);
+    g_usleep(1500 * 1000);
+    g_assert_cmpint(qxs_read_int(x->xs, be_state, -1), ==, 4);
+    g_assert_cmphex(qvscsi_tur(&f, 0, 0, 0), ==, 0);
+
+    /* device_del: the guest keeps the LUN, QMP says so, a retry is taken */
+    for (int i = 0; i < 2; i++) {
+        rsp = qtest_qmp(x->qts, "{'execute': 'device_del', "
+                        "'arguments': {'id': 'lun0'}}");
+        g_assert_true(qdict_haskey(rsp, "return"));
+        qobject_unref(rsp);
+        qxs_wait_state(x, x->xs, be_state, 7);
+        g_assert_cmpint(lun_state(&f, 0), ==, 5);
+        ev = qtest_qmp_eventwait_ref(x->qts, "DEVICE_UNPLUG_GUEST_ERROR");
+        g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "device"),
+                        ==, "lun0");
+        qobject_unref(ev);
+        qxs_wait_state(x, x->xs, be_state, 4);
+        g_assert_cmpint(lun_state(&f, 0), ==, 4);
+        g_assert_cmphex(qvscsi_tur(&f, 0, 0, 0), ==, 0);
+    }
+
+    /*
+     * As a slow Linux guest would: the answer comes after the backend gave
+     * up.  Nothing is removed (the removal was called off), the LUN still
+     * waiting to be added is added.
+     */
+    f.gplpv = false;
+    qtest_qmp_device_del_send(x->qts, "lun0");
+    qxs_wait_state(x, x->xs, be_state, 7);
+    qtest_qmp_eventwait(x->qts, "DEVICE_UNPLUG_GUEST_ERROR");
+    qvscsi_reconfigure_late(&f, &added, &removed);
+    g_assert_cmpuint(removed, ==, 0);
+    g_assert_cmpuint(added, ==, 1);
+    qxs_wait_state(x, x->xs, be_state, 4);
+    g_assert_cmpint(lun_state(&f, 3), ==, 4);
+    clear_ua(&f, 0, 5, 0);
+    g_assert_cmphex(qvscsi_tur(&f, 0, 0, 0), ==, 0);
+
+    /* and the next round, answered in time, works as ever */
+    qtest_qmp_device_add(x->qts, "scsi-hd", "hot1",
+                         "{'bus': 'vscsi0.0', 'scsi-id': 6, 'drive': 'd4'}");
+    qvscsi_reconfigure(&f, &added, &removed);
+    g_assert_cmpuint(added, ==, 1);
+    qtest_qmp_device_del_send(x->qts, "hot0");
+    qvscsi_reconfigure(&f, &added, &removed);
+    g_assert_cmpuint(removed, ==, 1);
+    qtest_qmp_eventwait(x->qts, "DEVICE_DELETED");
+    g_assert_cmpint(lun_state(&f, 3), ==, 6);
+
+    /* GPLPV again, reconnecting (a reboot): an unanswered add is offered */
+    f.gplpv = true;
+    qtest_qmp_device_add(x->qts, "scsi-hd", "hot2",
+                         "{'bus': 'vscsi0.0', 'scsi-id': 7, 'drive': 'd5'}");
+    qxs_wait_state(x, x->xs, be_state, 7);
+    qxs_wait_state(x, x->xs, be_state, 4);
+    qvscsi_close(&f);
+    qvscsi_connect(&f);
+    g_assert_cmpint(lun_state(&f, 5), ==, 4);
+    clear_ua(&f, 0, 7, 0);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
+
 /* ---------------------------------------------------------------------- */
 /* Introspection: query-xen-pvscsi                                         */
 
@@ -2898,6 +3002,7 @@ static const QXenTestCase cases[] = {
     { "hotplug/after-resume", test_hotplug_after_resume },
     { "hotplug/several", test_hotplug_several },
     { "hotplug/no-ack", test_hotplug_no_ack },
+    { "hotplug/unanswered", test_hotplug_unanswered },
     { "query", test_query },
     { "request-timeout", test_request_timeout },
     { "hostile/ring-backwards", test_ring_backwards },

@@ -332,7 +332,7 @@ static void test_migrate_args(void)
                    "-blockdev driver=file,node-name=f0,filename=%s "
                    "-blockdev driver=raw,node-name=d0,file=f0 "
                    "-device xen-pvscsi,id=h0,devid=0,request-timeout=7,"
-                   "grant-map-threshold=64k "
+                   "grant-map-threshold=64k,reconfigure-timeout=5 "
                    "-device scsi-hd,id=l0,bus=h0.0,scsi-id=0,lun=3,drive=d0",
                    qmp, img0);
     qvscsi_init(&f, x, 0);
@@ -355,7 +355,8 @@ static void test_migrate_args(void)
     g_test_message("args: %s", s->str);
     g_assert_nonnull(strstr(s->str, "-device xen-pvscsi,id=vscsi0,devid=0,"
                             "max-sg-grant=128,request-timeout=7,"
-                            "grant-map-threshold=65536 "));
+                            "grant-map-threshold=65536,"
+                            "reconfigure-timeout=5 "));
     g_assert_nonnull(strstr(s->str, "-device scsi-hd,id=vscsi0-0-0-3,"));
     g_assert_nonnull(strstr(s->str, "-device scsi-hd,id=vscsi0-0-2-0,"));
     g_assert_nonnull(strstr(s->str, img0));

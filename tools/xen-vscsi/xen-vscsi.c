@@ -461,7 +461,7 @@ static GStrv current_entries(XvsPlanOpts *o, GError **errp)
         g_autoptr(GString) extra = g_string_new("");
         g_autoptr(JsonNode) qa = xvs_json_object();
         g_autoptr(JsonNode) mp = NULL;
-        double gmt;
+        double gmt, rct;
         const char *io = xvs_json_get_str(hj, "iothread");
         int64_t devid = 0, sg = 0, rt = 0;
 
@@ -488,6 +488,14 @@ static GStrv current_entries(XvsPlanOpts *o, GError **errp)
         mp = xvs_qmp_cmd(q, "qom-get", g_steal_pointer(&qa), NULL);
         if (xvs_json_number(mp, &gmt) && gmt > 0) {
             g_string_append_printf(extra, ",grant-map-threshold=%.0f", gmt);
+        }
+        qa = xvs_json_object();
+        xvs_json_set_str(qa, "path", xvs_json_get_str(hj, "qdev"));
+        xvs_json_set_str(qa, "property", "reconfigure-timeout");
+        g_clear_pointer(&mp, json_node_unref);
+        mp = xvs_qmp_cmd(q, "qom-get", g_steal_pointer(&qa), NULL);
+        if (xvs_json_number(mp, &rct) && rct != 30) {
+            g_string_append_printf(extra, ",reconfigure-timeout=%.0f", rct);
         }
         if (io && !o->iothread) {       /* --iothread: the tool's own */
             g_autofree char *own = xvs_iothread_id(devid);

@@ -10,6 +10,7 @@
 #define HW_XEN_PVSCSI_H
 
 #include "qemu/units.h"
+#include "qemu/timer.h"
 #include "hw/xen/xen-bus.h"
 #include "hw/scsi/scsi.h"
 #include "system/iothread.h"
@@ -50,6 +51,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenPVSCSI, XEN_PVSCSI)
 
 /* request-timeout: at most a day, in seconds */
 #define XEN_PVSCSI_MAX_REQUEST_TIMEOUT  86400
+#define XEN_PVSCSI_DEFAULT_RECONFIGURE_TIMEOUT  30
 
 typedef struct XenPVSCSIDataPlane XenPVSCSIDataPlane;
 
@@ -63,12 +65,20 @@ struct XenPVSCSI {
     uint32_t request_timeout;   /* seconds, 0: none */
     uint64_t grant_map_threshold;   /* bytes, 0: always copy */
     bool migrate_passthrough;   /* local passthrough LUNs exist there too */
+    uint32_t reconfigure_timeout;   /* seconds, 0: wait for ever */
 
     SCSIBus bus;
     GHashTable *luns;           /* SCSIDevice * -> XenPVSCSILun * */
     unsigned int next_dev;
     /* Created by the toolstack: the IOThread made for it */
     char *auto_iothread_id;
+
+    /*
+     * A reconfiguration the frontend did not answer in time: cancelled,
+     * but the frontend's late answer is still taken
+     */
+    QEMUTimer *reconfigure_timer;
+    bool reconfigure_timed_out;
 
     XenPVSCSIDataPlane *dataplane;
     /* The guest's control/shutdown (see xen_pvscsi_control_changed) */

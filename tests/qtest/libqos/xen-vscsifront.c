@@ -203,6 +203,12 @@ void qvscsi_cmd_start(QVscsiFront *f, QVscsiCmd *c)
     unsigned int i;
 
     g_assert_cmpuint(f->nr_pending, <, QVSCSI_RING_SIZE);
+    if (f->gplpv) {
+        /* no indirect segments, no task management */
+        g_assert_false(c->indirect);
+        g_assert_cmpuint(npages, <=, VSCSIIF_SG_TABLESIZE);
+        g_assert_true(!c->act || c->act == VSCSIIF_ACT_SCSI_CDB);
+    }
     for (i = 0; i < QVSCSI_RING_SIZE; i++) {
         c->rqid = (f->next_rqid + i) % QVSCSI_RING_SIZE;
         if (!f->pending[c->rqid]) {
@@ -364,14 +370,15 @@ static void add_dev(QVscsiFront *f, const char *dev)
     fe_dev_state(f, dev, 4);
 }
 
-void qvscsi_reconfigure(QVscsiFront *f, unsigned int *added,
+static void reconfigure(QVscsiFront *f, bool late, unsigned int *added,
                         unsigned int *removed)
 {
     QXen *x = f->x;
     g_autofree char *state = qvscsi_be_key(f, "state");
     unsigned int n;
 
-    qxs_wait_state(x, x->xs, state, 7);
+    g_assert_false(f->gplpv);       /* GPLPV takes no part in hot-plug */
+    qxs_wait_state(x, x->xs, state, late ? 4 : 7);
     n = for_each_dev(f, 5, remove_dev);
     if (removed) {
         *removed = n;
@@ -393,4 +400,16 @@ void qvscsi_reconfigure(QVscsiFront *f, unsigned int *added,
     }
     g_assert_true(qxs_read_int(x->xs, state, -1) == 4 ||
                   qxs_read_int(x->xs, state, -1) == 7);
+}
+
+void qvscsi_reconfigure(QVscsiFront *f, unsigned int *added,
+                        unsigned int *removed)
+{
+    reconfigure(f, false, added, removed);
+}
+
+void qvscsi_reconfigure_late(QVscsiFront *f, unsigned int *added,
+                             unsigned int *removed)
+{
+    reconfigure(f, true, added, removed);
 }

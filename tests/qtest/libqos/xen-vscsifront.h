@@ -26,6 +26,14 @@ typedef struct QVscsiFront {
     uint32_t port;
     uint16_t next_rqid;
     bool connected;
+    /*
+     * Behave as Windows' GPLPV xenscsi: at most VSCSIIF_SG_TABLESIZE
+     * direct segments, never indirect ones, no ABORT or RESET, direction 0
+     * for a request of unspecified direction (the caller's), and no part
+     * in hot-plug: it never answers Reconfiguring (qvscsi_reconfigure()
+     * asserts).
+     */
+    bool gplpv;
     QVscsiCmd *pending[QVSCSI_RING_SIZE];   /* by rqid */
     unsigned int nr_pending;
     unsigned int next_seq;
@@ -117,6 +125,12 @@ int32_t qvscsi_tur(QVscsiFront *f, int channel, int id, int lun);
  */
 void qvscsi_reconfigure(QVscsiFront *f, unsigned int *added,
                         unsigned int *removed);
+/*
+ * The same round as a late answer: to a Reconfiguring that the backend
+ * gave up on (reconfigure-timeout) and left for Connected.
+ */
+void qvscsi_reconfigure_late(QVscsiFront *f, unsigned int *added,
+                             unsigned int *removed);
 
 /* Put a raw request on the ring (rqid as given) without waiting. */
 void qvscsi_put_raw(QVscsiFront *f, const vscsiif_request_t *rq);
