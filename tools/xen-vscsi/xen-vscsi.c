@@ -494,7 +494,8 @@ static GStrv current_entries(XvsPlanOpts *o, GError **errp)
         xvs_json_set_str(qa, "property", "reconfigure-timeout");
         g_clear_pointer(&mp, json_node_unref);
         mp = xvs_qmp_cmd(q, "qom-get", g_steal_pointer(&qa), NULL);
-        if (xvs_json_number(mp, &rct) && rct != 30) {
+        /* 60: the device's default (XEN_PVSCSI_DEFAULT_RECONFIGURE_TIMEOUT) */
+        if (xvs_json_number(mp, &rct) && rct != 60) {
             g_string_append_printf(extra, ",reconfigure-timeout=%.0f", rct);
         }
         if (io && !o->iothread) {       /* --iothread: the tool's own */
