@@ -45,6 +45,7 @@ void xvs_pdev_clear(XvsPdev *p)
 {
     xvs_dev_free(p->dev);
     g_free(p->other);
+    g_free(p->paths);
     memset(p, 0, sizeof(*p));
 }
 
@@ -347,6 +348,86 @@ static bool node_rdev(XvsHost *h, const char *real, const struct stat *st,
     return *blk || !strcmp(kind, "char");
 }
 
+static char *dev_label(const XvsDev *d)
+{
+    const char *node = d->block ?: d->tape ?: d->sg;
+
+    return node ? g_strdup_printf("%s (%s)", d->hctl_str, node)
+                : g_strdup(d->hctl_str);
+}
+
+static char *dev_list(GPtrArray *devs)
+{
+    g_autoptr(GPtrArray) labels = g_ptr_array_new_with_free_func(g_free);
+
+    for (unsigned int i = 0; i < devs->len; i++) {
+        g_ptr_array_add(labels, dev_label(g_ptr_array_index(devs, i)));
+    }
+    g_ptr_array_add(labels, NULL);
+    return g_strjoinv(", ", (char **)labels->pdata);
+}
+
+/*
+ * A dm-multipath device given by its node (/dev/mapper/NAME, /dev/dm-N,
+ * a by-id link): true if @sysdev (/sys/dev/block/M:m) is one, with @out
+ * filled in (or @out->dev NULL and @errp set if its paths cannot be read).
+ */
+static bool resolve_mpath_node(XvsHost *h, const char *sysdev, XvsPdev *out,
+                               GError **errp)
+{
+    g_autofree char *mdir = xvs_host_path(h, sysdev);
+    g_autofree char *real = realpath(mdir, NULL);
+    g_autofree char *uuid_path = NULL;
+    g_autofree char *uuid = NULL;
+    g_autofree char *slaves = NULL;
+    g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)xvs_dev_free);
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GDir) gd = NULL;
+    const char *n;
+
+    if (!real) {
+        return false;
+    }
+    uuid_path = g_build_filename(real, "dm", "uuid", NULL);
+    if (!g_file_get_contents(uuid_path, &uuid, NULL, NULL) ||
+        !g_str_has_prefix(uuid, "mpath-")) {
+        return false;
+    }
+    out->kind = XVS_PDEV_MPATH;
+    {
+        g_autofree char *dm = g_path_get_basename(real);
+
+        out->other = g_strconcat("/dev/", dm, NULL);
+    }
+    slaves = g_build_filename(real, "slaves", NULL);
+    gd = g_dir_open(slaves, 0, NULL);
+    while (gd && (n = g_dir_read_name(gd))) {
+        g_ptr_array_add(names, g_strdup(n));
+    }
+    g_ptr_array_sort(names, name_cmp);
+    for (guint i = 0; i < names->len; i++) {
+        g_autofree char *l = g_build_filename(slaves,
+                                              g_ptr_array_index(names, i),
+                                              "device", NULL);
+        g_autofree char *scsidev = realpath(l, NULL);
+        XvsDev *d = scsidev && is_scsi_device_dir(scsidev) ?
+                    dev_from_sysdir(scsidev, NULL) : NULL;
+
+        if (d) {
+            g_ptr_array_add(paths, d);
+        }
+    }
+    if (!paths->len) {
+        g_set_error(errp, XVS_ERROR, XVS_ERROR_NOT_FOUND,
+                    "%s: a multipath device without SCSI paths", out->other);
+        return true;
+    }
+    out->paths = dev_list(paths);
+    out->dev = g_ptr_array_steal_index(paths, 0);
+    return true;
+}
+
 static bool resolve_path(XvsHost *h, const char *pdev, XvsPdev *out,
                          GError **errp)
 {
@@ -395,6 +476,9 @@ static bool resolve_path(XvsHost *h, const char *pdev, XvsPdev *out,
         out->dev = dev_from_sysdir(scsidev, errp);
         return out->dev != NULL;
     }
+    if (blk && resolve_mpath_node(h, sysdev, out, errp)) {
+        return out->dev != NULL;
+    }
     if (blk) {
         out->kind = XVS_PDEV_BLOCK;
         out->other = g_strdup(pdev);
@@ -408,28 +492,68 @@ static bool resolve_path(XvsHost *h, const char *pdev, XvsPdev *out,
 /* ------------------------------------------------------------------ */
 /* WWID and naa. names                                                 */
 
-static char *dev_label(const XvsDev *d)
+/*
+ * The dm-multipath device ("dm-3") that holds every one of @devs (the
+ * paths to one LU that a WWID matched) and nothing else, or NULL: the
+ * block device of each path has that one holder, whose dm/uuid is
+ * dm-multipath's ("mpath-<WWID>"), and whose slaves are those paths.
+ */
+static char *multipath_of(XvsHost *h, GPtrArray *devs)
 {
-    const char *node = d->block ?: d->tape ?: d->sg;
-
-    return node ? g_strdup_printf("%s (%s)", d->hctl_str, node)
-                : g_strdup(d->hctl_str);
-}
-
-static char *dev_list(GPtrArray *devs)
-{
-    g_autoptr(GPtrArray) labels = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *dm = NULL;
+    unsigned int nslaves = 0;
 
     for (unsigned int i = 0; i < devs->len; i++) {
-        g_ptr_array_add(labels, dev_label(g_ptr_array_index(devs, i)));
+        XvsDev *d = g_ptr_array_index(devs, i);
+        g_autofree char *dir = NULL;
+        g_autoptr(GDir) gd = NULL;
+        const char *n, *holder = NULL;
+        unsigned int nh = 0;
+
+        if (!d->block) {
+            return NULL;
+        }
+        dir = g_build_filename(d->sysdir, "block", d->block, "holders",
+                               NULL);
+        gd = g_dir_open(dir, 0, NULL);
+        while (gd && (n = g_dir_read_name(gd))) {
+            holder = n;
+            nh++;
+            if (nh == 1 && !dm) {
+                dm = g_strdup(n);
+            }
+        }
+        if (nh != 1 || strcmp(holder, dm)) {
+            return NULL;
+        }
     }
-    g_ptr_array_add(labels, NULL);
-    return g_strjoinv(", ", (char **)labels->pdata);
+    if (!dm) {
+        return NULL;
+    }
+    {
+        g_autofree char *base = g_strdup_printf("/sys/class/block/%s", dm);
+        g_autofree char *mbase = xvs_host_path(h, base);
+        g_autofree char *uuid_path = g_build_filename(mbase, "dm", "uuid",
+                                                      NULL);
+        g_autofree char *slaves = g_build_filename(mbase, "slaves", NULL);
+        g_autofree char *uuid = NULL;
+        g_autoptr(GDir) gd = g_dir_open(slaves, 0, NULL);
+
+        if (!g_file_get_contents(uuid_path, &uuid, NULL, NULL) ||
+            !g_str_has_prefix(uuid, "mpath-")) {
+            return NULL;
+        }
+        while (gd && g_dir_read_name(gd)) {
+            nslaves++;
+        }
+    }
+    return nslaves == devs->len ? g_steal_pointer(&dm) : NULL;
 }
 
 /*
  * Every device whose designators match: @naa (with @lun, or -1) or else
- * @wwid.
+ * @wwid.  Several paths to one LU under dm-multipath name its multipath
+ * device.
  */
 static bool resolve_ident(XvsHost *h, const char *pdev, const char *wwid,
                           const char *naa, long lun, XvsPdev *out,
@@ -438,6 +562,7 @@ static bool resolve_ident(XvsHost *h, const char *pdev, const char *wwid,
     g_autoptr(GPtrArray) all = xvs_dev_scan(h, errp);
     g_autoptr(GPtrArray) hits = g_ptr_array_new();
     g_autoptr(GPtrArray) other_lun = g_ptr_array_new();
+    g_autofree char *dm = NULL;
     unsigned int unreadable = 0;
 
     for (unsigned int i = 0; i < all->len; i++) {
@@ -473,6 +598,20 @@ static bool resolve_ident(XvsHost *h, const char *pdev, const char *wwid,
 
         g_ptr_array_find(all, d, &idx);
         out->kind = XVS_PDEV_SCSI;
+        out->dev = g_ptr_array_steal_index(all, idx);
+        return true;
+    }
+    if (hits->len > 1) {
+        dm = multipath_of(h, hits);
+    }
+    if (dm) {
+        XvsDev *d = g_ptr_array_index(hits, 0);
+        guint idx;
+
+        g_ptr_array_find(all, d, &idx);
+        out->kind = XVS_PDEV_MPATH;
+        out->other = g_strconcat("/dev/", dm, NULL);
+        out->paths = dev_list(hits);
         out->dev = g_ptr_array_steal_index(all, idx);
         return true;
     }
@@ -524,7 +663,8 @@ bool xvs_pdev_resolve(XvsHost *h, const char *pdev, bool scsi_only,
         if (!resolve_path(h, pdev, out, errp)) {
             return false;
         }
-        if (scsi_only && out->kind != XVS_PDEV_SCSI) {
+        if (scsi_only && out->kind != XVS_PDEV_SCSI &&
+            out->kind != XVS_PDEV_MPATH) {
             g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
                         "%s is not a SCSI device", pdev);
             xvs_pdev_clear(out);

@@ -62,12 +62,15 @@ typedef enum XvsPdevKind {
     XVS_PDEV_ISCSI,
     XVS_PDEV_FILE,
     XVS_PDEV_BLOCK,
+    /* a dm-multipath device: @other its node, @dev one path, @paths all */
+    XVS_PDEV_MPATH,
 } XvsPdevKind;
 
 typedef struct XvsPdev {
     XvsPdevKind kind;
     XvsDev *dev;
     char *other;
+    char *paths;                /* "H:C:T:L (sdX), ..." of a multipath one */
 } XvsPdev;
 
 void xvs_pdev_clear(XvsPdev *p);

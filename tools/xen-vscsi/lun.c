@@ -303,6 +303,52 @@ static bool plan_host_scsi(XvsHost *h, XvsLunPlan *p, const XvsPlanOpts *o,
     return true;
 }
 
+/*
+ * A dm-multipath device: scsi-block on it (Linux passes SG_IO on a
+ * multipath device to its current path), so that the guest sees one LUN
+ * with the LU's own identity and the host's multipathing carries on below
+ * it; scsi-hd if asked.  scsi-generic needs an sg node, which a multipath
+ * device has none of.
+ */
+static bool plan_mpath(XvsHost *h, XvsLunPlan *p, const XvsPlanOpts *o,
+                       GError **errp)
+{
+    XvsDev *d = p->pdev.dev;
+    const char *m = p->spec.model;
+    g_autofree char *path = xvs_dev_link_of(h, p->spec.pdev,
+                                            p->pdev.other + 5);
+
+    p->pdt = d->type;
+    if (!m) {
+        m = xen_pvscsi_host_blockish(d->type) ? "scsi-block" : NULL;
+    }
+    if (!m || xen_pvscsi_model_uses_sg(m) || !strcmp(m, "scsi-cd")) {
+        g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
+                    "'%s': %s is a multipath %s (paths %s): only scsi-block "
+                    "or scsi-hd can serve it; give one path as H:C:T:L for "
+                    "%s", p->spec.text, p->pdev.other, xvs_pdt_name(d->type),
+                    p->pdev.paths,
+                    m ?: xen_pvscsi_host_model(d->type, false));
+        return false;
+    }
+    p->model = m;
+    if (!path) {
+        path = xvs_dev_stable_path(h, p->pdev.other + 5);
+    }
+    if (!path) {
+        path = g_strdup(p->pdev.other);
+    }
+    xvs_opt_add(p->blockdev, "driver", XVS_OPT_STR, "host_device");
+    xvs_opt_add(p->blockdev, "node-name", XVS_OPT_STR, "%s", p->node);
+    xvs_opt_add(p->blockdev, "filename", XVS_OPT_STR, "%s", path);
+    xvs_opt_add(p->blockdev, "cache.direct", XVS_OPT_BOOL, "on");
+    if (o->pr_helper && !strcmp(m, "scsi-block")) {
+        xvs_opt_add(p->blockdev, "pr-manager", XVS_OPT_STR,
+                    XVS_PR_MANAGER_ID);
+    }
+    return true;
+}
+
 static bool plan_iscsi(XvsLunPlan *p, const XvsPlanOpts *o, GError **errp)
 {
     const char *url = p->pdev.other;
@@ -401,6 +447,11 @@ bool xvs_lun_plan(XvsHost *h, const char *text, const XvsPlanOpts *o,
             return false;
         }
         break;
+    case XVS_PDEV_MPATH:
+        if (!plan_mpath(h, p, o, errp)) {
+            return false;
+        }
+        break;
     case XVS_PDEV_ISCSI:
         if (!plan_iscsi(p, o, errp)) {
             return false;
@@ -445,7 +496,8 @@ bool xvs_lun_plan(XvsHost *h, const char *text, const XvsPlanOpts *o,
             xvs_opt_add(p->blockdev, "file.read-only", XVS_OPT_BOOL, "on");
         }
     } else if (p->pdev.kind == XVS_PDEV_SCSI ||
-               p->pdev.kind == XVS_PDEV_BLOCK) {
+               p->pdev.kind == XVS_PDEV_BLOCK ||
+               p->pdev.kind == XVS_PDEV_MPATH) {
         /* A CD drive or a write-protected LUN only opens read-only */
         xvs_opt_add(p->blockdev, "auto-read-only", XVS_OPT_BOOL, "on");
     }

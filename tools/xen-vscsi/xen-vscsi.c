@@ -21,6 +21,7 @@
 #include "lun.h"
 #include "qmp.h"
 #include "source.h"
+#include "hw/scsi/xen-pvscsi-hostdev.h"
 
 #define DEFAULT_INITIATOR   "iqn.2026-11.org.qemu-xen-pvscsi:xen-vscsi"
 
@@ -189,9 +190,7 @@ static JsonNode *dev_json(const char *pdev, const XvsDev *d,
     xvs_json_set_str(o, "tape", st);
     xvs_json_set_str(o, "tape-norewind", nst);
     xvs_json_set_str(o, "qemu-device",
-                     (d->type == 0 || d->type == 5 || d->type == 7 ||
-                      d->type == 0xe) && d->block ? "scsi-block"
-                                                  : "scsi-generic");
+                     xen_pvscsi_host_model(d->type, d->block != NULL));
     xvs_json_set_str(o, "source", source);
     return o;
 }
@@ -201,7 +200,7 @@ static void print_record(JsonNode *rec)
     static const char *const keys[] = {
         "pdev", "url", "hctl", "type", "sg", "block", "tape",
         "tape-norewind", "vendor", "model", "revision", "scsi-level",
-        "serial", "wwid", "qemu-device", "source",
+        "serial", "wwid", "multipath", "paths", "qemu-device", "source",
     };
     JsonNode *ds = xvs_json_get(rec, "designators");
 
@@ -270,9 +269,10 @@ static JsonNode *resolve_record(XvsHost *h, const char *pdev, GError **errp)
         xvs_json_set_str(rec, "pdev", pdev);
         xvs_json_set_str(rec, "url", pdev);
         xvs_json_set_str(rec, "qemu-device",
-                         (id.inq.pdt == 0 || id.inq.pdt == 5 ||
-                          id.inq.pdt == 7 || id.inq.pdt == 0xe)
-                         ? "scsi-block" : "scsi-generic");
+                         xen_pvscsi_host_model(id.inq.pdt,
+                             xen_pvscsi_iscsi_block_node(id.inq.pdt)));
+        xvs_json_set_str(rec, "multipath", NULL);
+        xvs_json_set_str(rec, "paths", NULL);
         xvs_json_set_str(rec, "source", "iscsi");
         xvs_ident_clear(&id);
         xvs_pdev_clear(&p);
@@ -283,6 +283,15 @@ static JsonNode *resolve_record(XvsHost *h, const char *pdev, GError **errp)
         return NULL;
     }
     rec = dev_json(pdev, p.dev, source_name(h));
+    if (p.kind == XVS_PDEV_MPATH) {
+        /* the LU through its multipath device; the record is one path's */
+        xvs_json_set_str(rec, "multipath", p.other);
+        xvs_json_set_str(rec, "paths", p.paths);
+        xvs_json_set_str(rec, "qemu-device", "scsi-block");
+    } else {
+        xvs_json_set_str(rec, "multipath", NULL);
+        xvs_json_set_str(rec, "paths", NULL);
+    }
     xvs_pdev_clear(&p);
     return rec;
 }
@@ -384,8 +393,7 @@ static bool plans_check(GPtrArray *plans, GError **errp)
                             a->spec.text);
                 return false;
             }
-            if (a->pdev.kind == XVS_PDEV_SCSI &&
-                b->pdev.kind == XVS_PDEV_SCSI &&
+            if (a->pdev.dev && b->pdev.dev &&
                 !strcmp(a->pdev.dev->hctl_str, b->pdev.dev->hctl_str)) {
                 g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
                             "'%s' and '%s' are the same device (%s)",

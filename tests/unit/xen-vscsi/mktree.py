@@ -72,6 +72,10 @@ HBA_SAS2 = 'pci0000:00/0000:00:03.0/0000:03:00.1/host2'
 HBA_USB = 'pci0000:00/0000:00:14.0/usb2/2-1/2-1:1.0/host3'
 HBA_FC = 'pci0000:00/0000:00:02.0/0000:02:00.0/host4'
 HBA_BAD = 'platform/host5'
+# Two FC ports with a path each to one LUN under dm-multipath
+HBA_FC_A = 'pci0000:00/0000:00:02.0/0000:05:00.0/host6'
+HBA_FC_B = 'pci0000:00/0000:00:02.0/0000:05:00.1/host7'
+MPATH_NAA = '6001405aabbccdd00112233445566778'
 
 TAPE_PORT = naa('5000e11156304002')
 SAS_LU = naa('5000c5005678abcd')
@@ -127,6 +131,13 @@ DEVICES = [
          model='block8', rev='4.0', block=('sde', 8, 64, []), sg=7,
          vpd80=vpd80('c0ffee0008'),
          vpd83=vpd83(desig(8, 'eui.0123456789ABCDEF\0\0\0\0'))),
+    # One LU, two paths (dm-multipath holds both: see build())
+    dict(hctl='6:0:0:1', hba=HBA_FC_A, pdt=0, vendor='LIO-ORG',
+         model='mpvol', rev='4.0', block=('sdg', 8, 96, []), sg=9,
+         vpd80=vpd80('mpvol0001'), vpd83=vpd83(desig(3, naa(MPATH_NAA)))),
+    dict(hctl='7:0:0:1', hba=HBA_FC_B, pdt=0, vendor='LIO-ORG',
+         model='mpvol', rev='4.0', block=('sdh', 8, 112, []), sg=10,
+         vpd80=vpd80('mpvol0001'), vpd83=vpd83(desig(3, naa(MPATH_NAA)))),
     # A device whose VPD 0x83 designator runs past the page
     dict(hctl='5:0:0:0', hba=HBA_BAD, pdt=0, vendor='BROKEN',
          model='VPD', rev='0001', block=('sdf', 8, 80, []), sg=8,
@@ -231,6 +242,25 @@ def build(root):
     write(os.path.join(nd, 'dev'), '1:3\n')
     node('null', 'char', 1, 3, nd)
 
+    # dm-multipath's device over sdg and sdh (holders/slaves links, dm/)
+    dm = os.path.join(sysd, 'devices/virtual/block/dm-0')
+    write(os.path.join(dm, 'dev'), '253:0\n')
+    write(os.path.join(dm, 'dm', 'uuid'), 'mpath-3%s\n' % MPATH_NAA)
+    write(os.path.join(dm, 'dm', 'name'), 'mpatha\n')
+    node('dm-0', 'block', 253, 0, dm)
+    lk = os.path.join(sysd, 'class/block/dm-0')
+    link(lk, rel(lk, dm))
+    for d in DEVICES:
+        if d['hctl'] in ('6:0:0:1', '7:0:0:1'):
+            h, c, t, l = d['hctl'].split(':')
+            bd = os.path.join(sysd, 'devices', d['hba'],
+                              'target%s:%s:%s' % (h, c, t), d['hctl'],
+                              'block', d['block'][0])
+            lk = os.path.join(bd, 'holders', 'dm-0')
+            link(lk, rel(lk, dm))
+            lk = os.path.join(dm, 'slaves', d['block'][0])
+            link(lk, rel(lk, bd))
+
     # udev's links
     for name, target in (
             ('disk/by-id/ata-ST1000DM003-1CH162_Z1D5ABCD', 'sda'),
@@ -244,7 +274,12 @@ def build(root):
             # a changer's sg node (udev's 60-persistent-storage-tape.rules)
             ('tape/by-id/scsi-2001b2c3d4e5f6071', 'sg2'),
             ('cdrom', 'sr0'),
-            ('disk/by-id/virtio-vol0', 'vda')):
+            ('disk/by-id/virtio-vol0', 'vda'),
+            # multipath's rules: the WWID's links name the dm device
+            ('disk/by-id/scsi-3' + MPATH_NAA, 'dm-0'),
+            ('disk/by-id/dm-uuid-mpath-3' + MPATH_NAA, 'dm-0'),
+            ('disk/by-id/dm-name-mpatha', 'dm-0'),
+            ('mapper/mpatha', 'dm-0')):
         lk = os.path.join(devd, name)
         link(lk, rel(lk, os.path.join(devd, target)))
 

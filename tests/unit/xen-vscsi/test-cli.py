@@ -174,7 +174,7 @@ ERRORS = [
     (2, 'is a partition', '/dev/disk/by-path/pci-0000:00:1f.2-ata-1-part2'),
     (3, '/dev/sdz: No such file or directory', '/dev/sdz'),
     (3, 'no SCSI device 9:0:0:0 on this host', '9:0:0:0'),
-    (3, 'no SCSI device of this host has that WWID (8 devices searched, '
+    (3, 'no SCSI device of this host has that WWID (10 devices searched, '
         'some unreadable', '3600000000000000000000000000000ff'),
     (4, '35000c5005678abcd is ambiguous: it matches 1:0:1:0 (sdb), 2:0:0:0 '
         '(sdc)', '35000c5005678abcd'),
@@ -213,7 +213,7 @@ def _():
     recs = json.loads(out)
     eq([r['hctl'] for r in recs],
        ['0:0:0:0', '1:0:0:0', '1:0:0:1', '1:0:1:0', '2:0:0:0', '3:0:0:0',
-        '4:0:2:7', '4:0:2:8', '5:0:0:0'], 'hctls')
+        '4:0:2:7', '4:0:2:8', '5:0:0:0', '6:0:0:1', '7:0:0:1'], 'hctls')
     eq(recs[2]['wwid'], '2001b2c3d4e5f6071', 'changer wwid')
 
 
@@ -329,6 +329,40 @@ def _():
        'scsi-block and scsi-generic nodes only (not an image, not scsi-hd)')
     fails(2, 'absolute path', 'args', '--pr-manager', 'pr.sock',
           '/dev/sda,0:0:0:0')
+
+
+MPATH_WWID = '36001405aabbccdd00112233445566778'
+
+
+@case('multipath: a WWID with two paths, or the dm device, is that device')
+def _():
+    for pdev in (MPATH_WWID, '/dev/mapper/mpatha', '/dev/dm-0',
+                 '/dev/disk/by-id/dm-uuid-mpath-' + MPATH_WWID):
+        r = resolve(pdev)
+        eq(r['multipath'], '/dev/dm-0', pdev)
+        eq(r['paths'], '6:0:0:1 (sdg), 7:0:0:1 (sdh)', pdev)
+        eq(r['qemu-device'], 'scsi-block', pdev)
+        eq(r['wwid'], MPATH_WWID, pdev)
+    # one path alone is a plain SCSI device
+    r = resolve('7:0:0:1')
+    eq(r['multipath'], None, 'a path')
+    eq(r['block'], '/dev/sdh', 'a path')
+    # args: scsi-block on the dm device, by its WWID link
+    rc, out, err = run('args', '--json', '/dev/mapper/mpatha,0:0:0:0')
+    eq(rc, 0, 'exit status (%s)' % err)
+    a = json.loads(out)
+    eq(a[3], 'driver=host_device,node-name=vscsi0-0-0-0-blk,'
+       'filename=/dev/disk/by-id/scsi-3%s,cache.direct=on,'
+       'auto-read-only=on' % MPATH_WWID[1:], 'blockdev')
+    eq(a[5].split(',')[0], 'scsi-block', 'device')
+    rc, out, err = run('args', '--json', MPATH_WWID + ',0:0:0:0,'
+                       'qemu-device=scsi-hd')
+    eq(rc, 0, 'exit status (%s)' % err)
+    eq(json.loads(out)[5].split(',')[0], 'scsi-hd', 'scsi-hd asked for')
+    fails(2, 'only scsi-block or scsi-hd', 'args',
+          MPATH_WWID + ',0:0:0:0,qemu-device=scsi-generic')
+    fails(2, 'are the same device', 'args', '/dev/mapper/mpatha,0:0:0:0',
+          '6:0:0:1,0:0:0:1')
 
 
 @case('args --iothread, ro, an image file (quotes escaped in xl.cfg)')
