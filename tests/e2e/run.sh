@@ -43,6 +43,7 @@ SRC=$(cd "$E2E/../.." && pwd)
 export E2E
 export C=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qemu-xen-pvscsi-e2e}
 QEMU_BUILD=${QEMU_BUILD:-$SRC/build/qemu}
+QEMU_SRC_DIR=${QEMU_SRC_DIR:-$SRC/build/qemu-src}
 MODE=${1:-check}
 T0=$(date +%s)
 mkdir -p "$C/logs" "$C/images"
@@ -237,6 +238,8 @@ case $MODE in
     cp "$C/images/vmlinuz" "$D/vmlinuz"
     cp "$E2E/dom0/check.sh" "$D/test.sh"
     cp "$E2E/dom0/qmp.py" "$E2E/dom0/watchdog.sh" "$SRC/tests/iscsi/tgt-target.sh" "$D/"
+    # qmp.py's QMP client: QEMU's own (python/qemu/qmp of the pinned source)
+    mkdir -p "$D/qemu" && cp -r "$QEMU_SRC_DIR/python/qemu/qmp" "$D/qemu/" || exit 1
     [ -f "$E2E/dom0/resolve.sh" ] && cp "$E2E/dom0/resolve.sh" "$D/"
     # one boot per guest kind, each with its own Xen FPU mode (run_xen)
     rc=0; total_ok=0; total_nok=0

@@ -1,8 +1,11 @@
 #!/usr/bin/python3
-# Minimal QMP client for dom0 (python3 is in the dom0 rootfs, socat is not).
+# QMP from dom0's scripts, through QEMU's own client library (qemu.qmp,
+# from the pinned QEMU source's python/qemu, which run.sh puts beside this
+# script as qemu/; dom0's python3 has the standard library it needs).
 #   qmp.py SOCKET CMD[:JSON-ARGS] ...   run the commands in order, print
-#                                       "QMP <cmd> -> <reply>" per command;
-#                                       exit 1 if one of them failed
+#                                       "QMP <cmd> -> <reply>" per command,
+#                                       then the events seen; exit 1 if
+#                                       one of them failed
 #   qmp.py SOCKET --pvscsi              query-xen-pvscsi, one line per host
 #                                       and per LUN:
 #       HBA id=h0 devid=0 state=connected frontend-state=connected luns=4
@@ -12,57 +15,51 @@
 # connecting is retried while it is busy.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
-import json, socket, sys, time
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qemu.qmp import QMPError  # noqa: E402
+from qemu.qmp.legacy import QEMUMonitorProtocol  # noqa: E402
 
 
 def connect(path, tries=40):
     err = None
     for _ in range(tries):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        q = QEMUMonitorProtocol(path)
         try:
-            s.settimeout(30)
-            s.connect(path)
-            return s
-        except OSError as e:
+            q.connect()
+            q.settimeout(60)
+            return q
+        except (OSError, QMPError) as e:
             err = e
-            s.close()
+            q.close()
             time.sleep(0.5)
     raise SystemExit(f"QMP connect {path}: {err}")
 
 
-class QMP:
-    def __init__(self, path):
-        self.s = connect(path)
-        self.f = self.s.makefile("rwb", buffering=0)
-        self.events = []
-        greet = self.recv()
-        self.version = greet.get("QMP", {}).get("version")
-        self.cmd("qmp_capabilities")
-
-    def recv(self):
-        while True:
-            line = self.f.readline()
-            if not line:
-                raise SystemExit("QMP: connection closed")
-            msg = json.loads(line)
-            if "event" in msg:
-                self.events.append(msg)
-                continue
-            return msg
-
-    def cmd(self, name, args=None):
-        m = {"execute": name}
-        if args is not None:
-            m["arguments"] = args
-        self.f.write(json.dumps(m).encode() + b"\r\n")
-        return self.recv()
+def close(q):
+    # after "quit" QEMU is gone before the library hears it say goodbye
+    try:
+        q.close()
+    except (EOFError, OSError, QMPError):
+        pass
 
 
 def main():
     path, cmds = sys.argv[1], sys.argv[2:]
-    q = QMP(path)
+    q = connect(path)
+    try:
+        return run(q, cmds)
+    finally:
+        close(q)
+
+
+def run(q, cmds):
     if cmds == ["--pvscsi"]:
-        r = q.cmd("query-xen-pvscsi")
+        r = q.cmd_raw("query-xen-pvscsi")
         if "error" in r:
             print("QMP error", json.dumps(r))
             return 1
@@ -79,11 +76,15 @@ def main():
     rc = 0
     for c in cmds:
         name, _, a = c.partition(":")
-        r = q.cmd(name, json.loads(a) if a else None)
+        try:
+            r = q.cmd_raw(name, json.loads(a) if a else None)
+        except QMPError as e:
+            # "quit": QEMU may close the socket before its answer is read
+            r = {"error": {"desc": f"{type(e).__name__}: {e}"}}
         if "error" in r:
             rc = 1
         print(f"QMP {name} -> {json.dumps(r)}")
-    for e in q.events:
+    for e in q.get_events():
         print(f"QMP event {json.dumps(e)}")
     return rc
 
