@@ -623,13 +623,16 @@ int xen_pvscsi_parse_cdb(SCSIDevice *dev, SCSICommand *cmd, uint8_t *buf,
 {
     XenPVSCSIReq *req = hba_private;
 
+    if (req->rq.sc_data_direction == VSCSIIF_DMA_BIDIRECTIONAL) {
+        /*
+         * Unspecified: the CDB's own, as scsi_req_parse_cdb() gave them;
+         * a CDB it could not parse gets the SCSI layer's INVALID OPCODE.
+         */
+        return cmd->len ? 0 : -1;
+    }
     if (cmd->len == 0) {
         cmd->len = MIN(req->rq.cmd_len, SCSI_CMD_BUF_SIZE);
         memcpy(cmd->buf, buf, cmd->len);
-    }
-    if (req->rq.sc_data_direction == VSCSIIF_DMA_BIDIRECTIONAL) {
-        /* Unspecified: the CDB's own, as scsi_req_parse_cdb() gave them */
-        return 0;
     }
     cmd->xfer = req->buflen;
     switch (req->rq.sc_data_direction) {

@@ -367,6 +367,16 @@ static char *dev_list(GPtrArray *devs)
     return g_strjoinv(", ", (char **)labels->pdata);
 }
 
+/* @dir (a block device's sysfs directory) is a dm-multipath device's */
+static bool is_multipath_dir(const char *dir)
+{
+    g_autofree char *path = g_build_filename(dir, "dm", "uuid", NULL);
+    g_autofree char *uuid = NULL;
+
+    return g_file_get_contents(path, &uuid, NULL, NULL) &&
+           g_str_has_prefix(uuid, "mpath-");
+}
+
 /*
  * A dm-multipath device given by its node (/dev/mapper/NAME, /dev/dm-N,
  * a by-id link): true if @sysdev (/sys/dev/block/M:m) is one, with @out
@@ -377,8 +387,6 @@ static bool resolve_mpath_node(XvsHost *h, const char *sysdev, XvsPdev *out,
 {
     g_autofree char *mdir = xvs_host_path(h, sysdev);
     g_autofree char *real = realpath(mdir, NULL);
-    g_autofree char *uuid_path = NULL;
-    g_autofree char *uuid = NULL;
     g_autofree char *slaves = NULL;
     g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(
         (GDestroyNotify)xvs_dev_free);
@@ -386,12 +394,7 @@ static bool resolve_mpath_node(XvsHost *h, const char *sysdev, XvsPdev *out,
     g_autoptr(GDir) gd = NULL;
     const char *n;
 
-    if (!real) {
-        return false;
-    }
-    uuid_path = g_build_filename(real, "dm", "uuid", NULL);
-    if (!g_file_get_contents(uuid_path, &uuid, NULL, NULL) ||
-        !g_str_has_prefix(uuid, "mpath-")) {
+    if (!real || !is_multipath_dir(real)) {
         return false;
     }
     out->kind = XVS_PDEV_MPATH;
@@ -533,14 +536,10 @@ static char *multipath_of(XvsHost *h, GPtrArray *devs)
     {
         g_autofree char *base = g_strdup_printf("/sys/class/block/%s", dm);
         g_autofree char *mbase = xvs_host_path(h, base);
-        g_autofree char *uuid_path = g_build_filename(mbase, "dm", "uuid",
-                                                      NULL);
         g_autofree char *slaves = g_build_filename(mbase, "slaves", NULL);
-        g_autofree char *uuid = NULL;
         g_autoptr(GDir) gd = g_dir_open(slaves, 0, NULL);
 
-        if (!g_file_get_contents(uuid_path, &uuid, NULL, NULL) ||
-            !g_str_has_prefix(uuid, "mpath-")) {
+        if (!is_multipath_dir(mbase)) {
             return NULL;
         }
         while (gd && g_dir_read_name(gd)) {
