@@ -40,45 +40,71 @@
 
 typedef struct XenPVSCSIReq XenPVSCSIReq;
 
+/*
+ * What a request waits for, and so what ends it and what it is answered.
+ * Every request is answered exactly once, when it ends, unless it was
+ * abandoned before (XenPVSCSIReq.abandoned).
+ */
+typedef enum XenPVSCSIReqState {
+    /* Read from the ring, being checked: answered if it goes no further */
+    XEN_PVSCSI_REQ_NEW,
+    /* A CDB the SCSI layer runs: answered as the SCSI layer ends it */
+    XEN_PVSCSI_REQ_SCSI,
+    /* A CDB whose cancellation was asked: answered XenPVSCSIReq.rslt */
+    XEN_PVSCSI_REQ_CANCELLED,
+    /* An ABORT waiting for its victim's cancellation: answered SUCCESS */
+    XEN_PVSCSI_REQ_ABORT,
+    /* A RESET waiting for its LUN's commands to end */
+    XEN_PVSCSI_REQ_RESET_WAIT,
+    /* A RESET the main loop runs: answered SUCCESS */
+    XEN_PVSCSI_REQ_RESET,
+} XenPVSCSIReqState;
+
+/* What a request keeps when it goes back to the pool */
+typedef struct XenPVSCSIReqBufs {
+    /*
+     * The data, between the guest's pages and the SCSI device: one grant
+     * copy per request each way.
+     */
+    uint8_t *buf;
+    size_t size;
+    vscsiif_segment_t *ind_segs;    /* indirect descriptors */
+    uint32_t ind_cap;
+    uint32_t *map_refs;             /* map_cap entries */
+    struct iovec *map_iov;          /* map_cap entries */
+    uint32_t map_cap;
+} XenPVSCSIReqBufs;
+
 struct XenPVSCSIReq {
     XenPVSCSIDataPlane *dp;
     vscsiif_request_t rq;       /* private copy of the ring request */
-    SCSIRequest *sreq;
+    XenPVSCSIReqState state;
+    /*
+     * Answered already (request-timeout) or its ring gone: it ends as its
+     * state says, but its answer goes nowhere.  It holds no ring slot.
+     */
+    bool abandoned;
+    int32_t rslt;               /* CANCELLED: the answer decided then */
+    SCSIRequest *sreq;          /* a CDB, from scsi_req_new() on */
+    SCSIDevice *reset_lun;      /* RESET_WAIT, RESET: referenced */
+    Notifier abort_done;        /* ABORT: the victim's cancel ended */
     uint32_t nr_segs;
     vscsiif_segment_t *segs;    /* data segments (direct or indirect) */
     uint64_t buflen;            /* sum of the segment lengths */
     uint64_t done;              /* bytes transferred so far */
-    /*
-     * The data, between the guest's pages and the SCSI device: one grant
-     * copy per request each way.  Kept with the request object, which is
-     * pooled, so that a steady stream of I/O allocates nothing.
-     */
-    uint8_t *buf;
-    size_t buf_size;
     struct iovec iov;
     QEMUIOVector qiov;          /* the SCSI layer's host_iov, if in use */
     bool host_iov;
-    vscsiif_segment_t *ind_segs;    /* indirect descriptors (pooled) */
-    uint32_t ind_cap;
     /*
      * Or, for a transfer of at least grant-map-threshold bytes, the guest's
      * pages themselves, mapped for the request's life (one call each way)
      */
     void *map;
     uint32_t map_nr;
-    uint32_t *map_refs;             /* pooled, map_cap entries */
-    struct iovec *map_iov;          /* pooled, map_cap entries */
-    uint32_t map_cap;
-    int32_t cancel_rslt;        /* response if the SCSI layer cancels it */
     int64_t start_ns;           /* QEMU_CLOCK_REALTIME, when read */
-    bool orphan;                /* answered or its ring gone: answer nothing */
-    bool cancelling;            /* scsi_req_cancel_async() was called */
-    Notifier abort_done;        /* ABORT: the victim's cancel finished */
-    SCSIDevice *reset_dev;      /* RESET: the LUN, referenced */
-    bool reset_started;         /* RESET: handed to the main loop */
     QTAILQ_ENTRY(XenPVSCSIReq) next;
     QSLIST_ENTRY(XenPVSCSIReq) free_next;
-    vscsiif_segment_t direct[VSCSIIF_SG_TABLESIZE];
+    XenPVSCSIReqBufs bufs;      /* kept with the pooled object */
 };
 
 /* Request objects kept for reuse, at most a ring's worth */
@@ -113,13 +139,11 @@ struct XenPVSCSIDataPlane {
     bool rsp_pending;
     bool stalled;               /* requests wait for a free slot */
     QEMUBH *bh;
-    QTAILQ_HEAD(, XenPVSCSIReq) inflight;   /* from the current ring */
-    unsigned int nr_inflight;
-    /* Answered (timed out) or from an older ring, and not ended yet */
-    QTAILQ_HEAD(, XenPVSCSIReq) orphans;
-    unsigned int nr_orphans;
-    unsigned int resets;            /* RESETs not answered yet */
-    unsigned int resets_waiting;    /* of which wait for their LUN */
+    /* Every request not ended yet, in arrival order */
+    QTAILQ_HEAD(, XenPVSCSIReq) reqs;
+    unsigned int nr_inflight;       /* of which hold a ring slot */
+    unsigned int nr_abandoned;      /* of which were abandoned */
+    unsigned int resets;            /* RESETs not ended yet */
     QEMUTimer *timer;           /* request-timeout */
     bool timeout_warned;
     bool abandoned_warned;
@@ -201,39 +225,29 @@ static void xen_pvscsi_push_response(XenPVSCSIDataPlane *dp, uint16_t rqid,
 static XenPVSCSIReq *xen_pvscsi_req_new(XenPVSCSIDataPlane *dp)
 {
     XenPVSCSIReq *req = QSLIST_FIRST(&dp->pool);
+    XenPVSCSIReqBufs bufs = {};
 
     if (req) {
-        uint8_t *buf = req->buf;
-        size_t buf_size = req->buf_size;
-        vscsiif_segment_t *ind_segs = req->ind_segs;
-        uint32_t ind_cap = req->ind_cap;
-        uint32_t *map_refs = req->map_refs;
-        struct iovec *map_iov = req->map_iov;
-        uint32_t map_cap = req->map_cap;
-
         QSLIST_REMOVE_HEAD(&dp->pool, free_next);
         dp->pool_size--;
-        memset(req, 0, offsetof(XenPVSCSIReq, direct));
-        req->buf = buf;
-        req->buf_size = buf_size;
-        req->ind_segs = ind_segs;
-        req->ind_cap = ind_cap;
-        req->map_refs = map_refs;
-        req->map_iov = map_iov;
-        req->map_cap = map_cap;
+        bufs = req->bufs;
     } else {
-        req = g_new0(XenPVSCSIReq, 1);
+        req = g_new(XenPVSCSIReq, 1);
     }
-    req->dp = dp;
+    *req = (XenPVSCSIReq) {
+        .dp = dp,
+        .state = XEN_PVSCSI_REQ_NEW,
+        .bufs = bufs,
+    };
     return req;
 }
 
 static void xen_pvscsi_req_destroy(XenPVSCSIReq *req)
 {
-    qemu_vfree(req->buf);
-    g_free(req->ind_segs);
-    g_free(req->map_refs);
-    g_free(req->map_iov);
+    qemu_vfree(req->bufs.buf);
+    g_free(req->bufs.ind_segs);
+    g_free(req->bufs.map_refs);
+    g_free(req->bufs.map_iov);
     g_free(req);
 }
 
@@ -245,10 +259,10 @@ static void xen_pvscsi_req_free(XenPVSCSIReq *req)
         xen_pvscsi_req_destroy(req);
         return;
     }
-    if (req->buf_size > XEN_PVSCSI_BUF_KEEP) {
-        qemu_vfree(req->buf);
-        req->buf = NULL;
-        req->buf_size = 0;
+    if (req->bufs.size > XEN_PVSCSI_BUF_KEEP) {
+        qemu_vfree(req->bufs.buf);
+        req->bufs.buf = NULL;
+        req->bufs.size = 0;
     }
     QSLIST_INSERT_HEAD(&dp->pool, req, free_next);
     dp->pool_size++;
@@ -266,8 +280,8 @@ static XenDeviceGrantCopySegment *xen_pvscsi_copy_segs(XenPVSCSIDataPlane *dp,
 }
 
 /*
- * Copy @len bytes between req->buf and the guest's segments, starting at
- * byte @skip of the guest's buffer: one grant-copy call.
+ * Copy @len bytes between @buf and the guest's segments, starting at byte
+ * @skip of the guest's buffer: one grant-copy call.
  */
 static bool xen_pvscsi_copy_data(XenPVSCSIReq *req, bool to_domain,
                                  uint8_t *buf, uint64_t skip, uint64_t len)
@@ -337,15 +351,15 @@ static bool xen_pvscsi_map_data(XenPVSCSIReq *req, bool to_domain,
         left -= MIN(left, req->segs[n].length);
         n++;
     }
-    if (n > req->map_cap) {
-        req->map_cap = n;
-        req->map_refs = g_renew(uint32_t, req->map_refs, n);
-        req->map_iov = g_renew(struct iovec, req->map_iov, n);
+    if (n > req->bufs.map_cap) {
+        req->bufs.map_cap = n;
+        req->bufs.map_refs = g_renew(uint32_t, req->bufs.map_refs, n);
+        req->bufs.map_iov = g_renew(struct iovec, req->bufs.map_iov, n);
     }
     for (uint32_t i = 0; i < n; i++) {
-        req->map_refs[i] = req->segs[i].gref;
+        req->bufs.map_refs[i] = req->segs[i].gref;
     }
-    req->map = xen_device_map_grant_refs(dp->xendev, req->map_refs, n,
+    req->map = xen_device_map_grant_refs(dp->xendev, req->bufs.map_refs, n,
                                          to_domain ? PROT_WRITE : PROT_READ,
                                          &local_err);
     if (!req->map) {
@@ -359,12 +373,13 @@ static bool xen_pvscsi_map_data(XenPVSCSIReq *req, bool to_domain,
     for (uint32_t i = 0; i < n; i++) {
         vscsiif_segment_t *seg = &req->segs[i];
 
-        req->map_iov[i].iov_base = (uint8_t *)req->map +
-                                   (size_t)i * XEN_PAGE_SIZE + seg->offset;
-        req->map_iov[i].iov_len = MIN(left, seg->length);
-        left -= req->map_iov[i].iov_len;
+        req->bufs.map_iov[i].iov_base = (uint8_t *)req->map +
+                                        (size_t)i * XEN_PAGE_SIZE +
+                                        seg->offset;
+        req->bufs.map_iov[i].iov_len = MIN(left, seg->length);
+        left -= req->bufs.map_iov[i].iov_len;
     }
-    qemu_iovec_init_external(&req->qiov, req->map_iov, n);
+    qemu_iovec_init_external(&req->qiov, req->bufs.map_iov, n);
     trace_xen_pvscsi_map(dp->devid, req->rq.rqid, n, to_domain);
     return true;
 }
@@ -376,7 +391,7 @@ static void xen_pvscsi_unmap_data(XenPVSCSIReq *req)
     if (!req->map) {
         return;
     }
-    xen_device_unmap_grant_refs(req->dp->xendev, req->map, req->map_refs,
+    xen_device_unmap_grant_refs(req->dp->xendev, req->map, req->bufs.map_refs,
                                 req->map_nr, &local_err);
     if (local_err) {
         /* libxengnttab has let go of the mapping all the same */
@@ -397,40 +412,66 @@ static void xen_pvscsi_slot_freed(XenPVSCSIDataPlane *dp)
 }
 
 /*
- * Move @req from the ring's requests to the orphans: it is never answered
- * (again), and its slot is free.
+ * Ask the SCSI layer to cancel @req's CDB, which is then answered @rslt
+ * (unless the command completes after all); a CDB being cancelled keeps
+ * the answer decided first.  @done, if given, is notified when the CDB
+ * has ended.  The cancellation may end @req at once.
  */
-static void xen_pvscsi_req_orphan(XenPVSCSIReq *req)
+static void xen_pvscsi_req_cancel(XenPVSCSIReq *req, int32_t rslt,
+                                  Notifier *done)
 {
-    XenPVSCSIDataPlane *dp = req->dp;
+    if (req->state == XEN_PVSCSI_REQ_SCSI) {
+        req->state = XEN_PVSCSI_REQ_CANCELLED;
+        req->rslt = rslt;
+    } else if (req->state != XEN_PVSCSI_REQ_CANCELLED || !done) {
+        return;
+    }
+    scsi_req_cancel_async(req->sreq, done);
+}
 
-    QTAILQ_REMOVE(&dp->inflight, req, next);
-    dp->nr_inflight--;
-    req->orphan = true;
-    QTAILQ_INSERT_TAIL(&dp->orphans, req, next);
-    dp->nr_orphans++;
-    xen_pvscsi_slot_freed(dp);
+/* The LUN that runs @req's CDB, or NULL */
+static SCSIDevice *xen_pvscsi_req_lun(XenPVSCSIReq *req)
+{
+    return req->state == XEN_PVSCSI_REQ_SCSI ||
+           req->state == XEN_PVSCSI_REQ_CANCELLED ? req->sreq->dev : NULL;
 }
 
 /*
- * Answer @req (unless it is an orphan), take it off its list and free it.
- * Its SCSIRequest, if any, is detached and released.
+ * @req is answered already or will never be: it frees its ring slot and
+ * rqid, and ends as its state says, answering nothing.  Its CDB, if the
+ * SCSI layer still runs it, is cancelled (which may end it at once).
+ */
+static void xen_pvscsi_req_abandon(XenPVSCSIReq *req)
+{
+    XenPVSCSIDataPlane *dp = req->dp;
+
+    assert(!req->abandoned && req->state != XEN_PVSCSI_REQ_NEW);
+    req->abandoned = true;
+    dp->nr_inflight--;
+    dp->nr_abandoned++;
+    xen_pvscsi_slot_freed(dp);
+    xen_pvscsi_req_cancel(req, 0, NULL);
+}
+
+/*
+ * @req has ended: answer it (unless it was abandoned), take it off the
+ * list and free it.  Its SCSIRequest, if any, is detached and released.
  */
 static void xen_pvscsi_req_done(XenPVSCSIReq *req, int32_t rslt,
                                 uint32_t residual, const uint8_t *sense,
                                 uint8_t sense_len)
 {
     XenPVSCSIDataPlane *dp = req->dp;
-    bool had_sreq = req->sreq != NULL;
+    bool on_lun = xen_pvscsi_req_lun(req) != NULL;
+    bool abandoned = req->abandoned;
 
     /* The SCSI layer is done with the data: nothing of it stays mapped. */
     xen_pvscsi_unmap_data(req);
-    if (req->orphan) {
-        QTAILQ_REMOVE(&dp->orphans, req, next);
-        dp->nr_orphans--;
-        trace_xen_pvscsi_orphan_done(dp->devid, req->rq.rqid);
+    QTAILQ_REMOVE(&dp->reqs, req, next);
+    if (abandoned) {
+        dp->nr_abandoned--;
+        trace_xen_pvscsi_abandoned_done(dp->devid, req->rq.rqid);
     } else {
-        QTAILQ_REMOVE(&dp->inflight, req, next);
         dp->nr_inflight--;
         xen_pvscsi_push_response(dp, req->rq.rqid, rslt, residual, sense,
                                  sense_len);
@@ -444,14 +485,19 @@ static void xen_pvscsi_req_done(XenPVSCSIReq *req, int32_t rslt,
         scsi_req_unref(sreq);
     }
     xen_pvscsi_req_free(req);
-    xen_pvscsi_slot_freed(dp);
+    if (!abandoned) {
+        xen_pvscsi_slot_freed(dp);
+    }
     /* A LUN's command ended: a reset may have waited for it. */
-    if (had_sreq && dp->resets_waiting) {
+    if (on_lun && dp->resets) {
         xen_pvscsi_start_resets(dp);
     }
 }
 
-/* Reject a request before it reached the SCSI layer. */
+/*
+ * Answer a request that the SCSI layer did not run (its SCSIRequest, if
+ * one was made, was never enqueued) with host status @host.
+ */
 static void xen_pvscsi_reject(XenPVSCSIReq *req, int host, const char *why)
 {
     trace_xen_pvscsi_reject(req->dp->devid, req->rq.rqid, req->rq.act, why);
@@ -528,10 +574,10 @@ void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
     bool to_domain;
 
     /*
-     * An orphan was cancelled when its ring went away; the SCSI layer ends
-     * it through the cancel path.  Never touch the guest for it.
+     * A CDB being cancelled (abandoned ones included) ends through the
+     * cancel path: never touch the guest for it.
      */
-    if (!req || req->orphan) {
+    if (!req || req->state != XEN_PVSCSI_REQ_SCSI) {
         return;
     }
     dp = req->dp;
@@ -542,9 +588,8 @@ void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
         !xen_pvscsi_copy_data(req, to_domain, scsi_req_get_buf(sreq),
                               req->done, len)) {
         /* The device wants more than the guest gave, or a bad grant */
-        req->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ERROR);
-        req->cancelling = true;
-        scsi_req_cancel_async(sreq, NULL);
+        xen_pvscsi_req_cancel(req, RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ERROR),
+                              NULL);
         return;
     }
     req->done += len;
@@ -570,11 +615,12 @@ void xen_pvscsi_complete(SCSIRequest *sreq, size_t resid)
     if (req->host_iov) {
         /* What the device moved; data from it goes to the guest now. */
         req->done = sreq->cmd.xfer - MIN(resid, sreq->cmd.xfer);
-        if (sreq->cmd.mode == SCSI_XFER_FROM_DEV && !req->orphan &&
+        if (sreq->cmd.mode == SCSI_XFER_FROM_DEV && !req->abandoned &&
             !req->map) {
             trace_xen_pvscsi_transfer(req->dp->devid, req->rq.rqid,
                                       req->done, true);
-            if (!xen_pvscsi_copy_data(req, true, req->buf, 0, req->done)) {
+            if (!xen_pvscsi_copy_data(req, true, req->bufs.buf, 0,
+                                      req->done)) {
                 xen_pvscsi_req_done(req,
                                     RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ERROR),
                                     req->buflen, NULL, 0);
@@ -604,14 +650,16 @@ void xen_pvscsi_fail(SCSIRequest *sreq)
 void xen_pvscsi_cancel(SCSIRequest *sreq)
 {
     XenPVSCSIReq *req = sreq->hba_private;
+    int32_t rslt;
 
     if (!req) {
         return;
     }
-    trace_xen_pvscsi_cancelled(req->dp->devid, req->rq.rqid,
-                               req->cancel_rslt);
-    xen_pvscsi_req_done(req, req->cancel_rslt, req->buflen - req->done,
-                        NULL, 0);
+    /* Or the SCSI layer dropped it on its own (an unplug): ABORT */
+    rslt = req->state == XEN_PVSCSI_REQ_CANCELLED ?
+        req->rslt : RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ABORT);
+    trace_xen_pvscsi_cancelled(req->dp->devid, req->rq.rqid, rslt);
+    xen_pvscsi_req_done(req, rslt, req->buflen - req->done, NULL, 0);
 }
 
 /*
@@ -668,8 +716,7 @@ static const char *xen_pvscsi_get_segments(XenPVSCSIReq *req)
         if (n > VSCSIIF_SG_TABLESIZE) {
             return "too many segments";
         }
-        memcpy(req->direct, rq->seg, n * sizeof(rq->seg[0]));
-        req->segs = req->direct;
+        req->segs = rq->seg;    /* in our copy of the request */
         req->nr_segs = n;
     } else {
         XenDeviceGrantCopySegment copy[VSCSIIF_SG_TABLESIZE];
@@ -696,12 +743,12 @@ static const char *xen_pvscsi_get_segments(XenPVSCSIReq *req)
         if (total > dp->max_sg_grant) {
             return "more segments than feature-sg-grant";
         }
-        if (total > req->ind_cap) {
-            g_free(req->ind_segs);
-            req->ind_segs = g_new(vscsiif_segment_t, total);
-            req->ind_cap = total;
+        if (total > req->bufs.ind_cap) {
+            g_free(req->bufs.ind_segs);
+            req->bufs.ind_segs = g_new(vscsiif_segment_t, total);
+            req->bufs.ind_cap = total;
         }
-        req->segs = req->ind_segs;
+        req->segs = req->bufs.ind_segs;
         req->nr_segs = total;
         dst = (uint8_t *)req->segs;
         for (unsigned int i = 0; i < n; i++) {
@@ -736,8 +783,8 @@ static XenPVSCSIReq *xen_pvscsi_find_inflight(XenPVSCSIDataPlane *dp,
 {
     XenPVSCSIReq *req;
 
-    QTAILQ_FOREACH(req, &dp->inflight, next) {
-        if (req->rq.rqid == rqid) {
+    QTAILQ_FOREACH(req, &dp->reqs, next) {
+        if (!req->abandoned && req->rq.rqid == rqid) {
             return req;
         }
     }
@@ -828,28 +875,28 @@ static void xen_pvscsi_do_cdb(XenPVSCSIReq *req, SCSIDevice *d)
     } else if (sreq->cmd.mode != SCSI_XFER_NONE && sreq->cmd.xfer) {
         size_t need = sreq->cmd.xfer;
 
-        if (need > req->buf_size) {
+        if (need > req->bufs.size) {
             /*
              * Up to max-sg-grant pages (54 MiB at most): the guest chooses
              * the size, so a failed allocation fails the request, not QEMU.
              */
-            qemu_vfree(req->buf);
-            req->buf_size = ROUND_UP(need, XEN_PVSCSI_BUF_STEP);
-            req->buf = qemu_try_memalign(XEN_PAGE_SIZE, req->buf_size);
-            if (!req->buf) {
-                req->buf_size = 0;
+            qemu_vfree(req->bufs.buf);
+            req->bufs.size = ROUND_UP(need, XEN_PVSCSI_BUF_STEP);
+            req->bufs.buf = qemu_try_memalign(XEN_PAGE_SIZE, req->bufs.size);
+            if (!req->bufs.buf) {
+                req->bufs.size = 0;
                 xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
                                   "no memory for the data buffer");
                 return;
             }
         }
         if (sreq->cmd.mode == SCSI_XFER_TO_DEV &&
-            !xen_pvscsi_copy_data(req, false, req->buf, 0, need)) {
+            !xen_pvscsi_copy_data(req, false, req->bufs.buf, 0, need)) {
             xen_pvscsi_reject(req, XEN_VSCSIIF_RSLT_HOST_ERROR,
                               "cannot read the data");
             return;
         }
-        req->iov.iov_base = req->buf;
+        req->iov.iov_base = req->bufs.buf;
         req->iov.iov_len = need;
         qemu_iovec_init_external(&req->qiov, &req->iov, 1);
         req->host_iov = true;
@@ -857,6 +904,7 @@ static void xen_pvscsi_do_cdb(XenPVSCSIReq *req, SCSIDevice *d)
 
     trace_xen_pvscsi_cdb(req->dp->devid, rq->rqid, rq->channel, rq->id,
                          rq->lun, rq->cmnd[0], req->buflen, dir);
+    req->state = XEN_PVSCSI_REQ_SCSI;
     if (scsi_req_enqueue(sreq)) {
         scsi_req_continue(sreq);
     }
@@ -874,7 +922,7 @@ static void xen_pvscsi_do_abort(XenPVSCSIReq *req)
     XenPVSCSIDataPlane *dp = req->dp;
     XenPVSCSIReq *victim = xen_pvscsi_find_inflight(dp, req->rq.ref_rqid);
 
-    if (victim == req || (victim && !victim->sreq)) {
+    if (victim && !xen_pvscsi_req_lun(victim)) {
         victim = NULL;          /* a TMF is not abortable */
     }
     if (victim && (victim->rq.channel != req->rq.channel ||
@@ -890,13 +938,13 @@ static void xen_pvscsi_do_abort(XenPVSCSIReq *req)
         return;
     }
     /*
-     * The victim is answered (host ABORT) when its cancellation finishes,
-     * and then this ABORT with SUCCESS.
+     * The victim is answered (host ABORT, unless it was being cancelled
+     * already) when its cancellation ends, and then this ABORT, SUCCESS.
      */
-    victim->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ABORT);
-    victim->cancelling = true;
+    req->state = XEN_PVSCSI_REQ_ABORT;
     req->abort_done.notify = xen_pvscsi_abort_done;
-    scsi_req_cancel_async(victim->sreq, &req->abort_done);
+    xen_pvscsi_req_cancel(victim, RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ABORT),
+                          &req->abort_done);
 }
 
 static void xen_pvscsi_reset_done_bh(void *opaque)
@@ -905,7 +953,7 @@ static void xen_pvscsi_reset_done_bh(void *opaque)
     XenPVSCSIDataPlane *dp = req->dp;
 
     trace_xen_pvscsi_reset_done(dp->devid, req->rq.rqid);
-    req->reset_dev = NULL;
+    req->reset_lun = NULL;
     dp->resets--;
     xen_pvscsi_req_done(req, XEN_VSCSIIF_RSLT_RESET_SUCCESS, 0, NULL, 0);
     qatomic_dec(&dp->pending_bhs);
@@ -916,7 +964,7 @@ static void xen_pvscsi_reset_done_bh(void *opaque)
 static void xen_pvscsi_reset_bh(void *opaque)
 {
     XenPVSCSIReq *req = opaque;
-    SCSIDevice *d = req->reset_dev;
+    SCSIDevice *d = req->reset_lun;
 
     /* The LUN may have been unplugged meanwhile. */
     if (qdev_is_realized(DEVICE(d))) {
@@ -926,22 +974,34 @@ static void xen_pvscsi_reset_bh(void *opaque)
     aio_bh_schedule_oneshot(req->dp->ctx, xen_pvscsi_reset_done_bh, req);
 }
 
-/* Does a command that we sent to @d still run in the SCSI layer? */
-static bool xen_pvscsi_lun_busy(XenPVSCSIDataPlane *dp, SCSIDevice *d)
+/*
+ * Hand the RESETs to the main loop whose LUN runs none of our commands any
+ * more: device_cold_reset() drains the LUN with the BQL held, and must not
+ * wait there for I/O that may never end (a dead iSCSI target).
+ */
+static void xen_pvscsi_start_resets(XenPVSCSIDataPlane *dp)
 {
-    XenPVSCSIReq *r;
+    XenPVSCSIReq *reset, *r;
 
-    QTAILQ_FOREACH(r, &dp->inflight, next) {
-        if (r->sreq && r->sreq->dev == d) {
-            return true;
+    QTAILQ_FOREACH(reset, &dp->reqs, next) {
+        bool busy = false;
+
+        if (reset->state != XEN_PVSCSI_REQ_RESET_WAIT) {
+            continue;
+        }
+        QTAILQ_FOREACH(r, &dp->reqs, next) {
+            if (xen_pvscsi_req_lun(r) == reset->reset_lun) {
+                busy = true;
+                break;
+            }
+        }
+        if (!busy) {
+            reset->state = XEN_PVSCSI_REQ_RESET;
+            qatomic_inc(&dp->pending_bhs);
+            aio_bh_schedule_oneshot(qemu_get_aio_context(),
+                                    xen_pvscsi_reset_bh, reset);
         }
     }
-    QTAILQ_FOREACH(r, &dp->orphans, next) {
-        if (r->sreq && r->sreq->dev == d) {
-            return true;
-        }
-    }
-    return false;
 }
 
 /* Is a RESET of @d under way? */
@@ -952,51 +1012,12 @@ static bool xen_pvscsi_lun_resetting(XenPVSCSIDataPlane *dp, SCSIDevice *d)
     if (!dp->resets) {
         return false;
     }
-    QTAILQ_FOREACH(r, &dp->inflight, next) {
-        if (r->reset_dev == d) {
-            return true;
-        }
-    }
-    QTAILQ_FOREACH(r, &dp->orphans, next) {
-        if (r->reset_dev == d) {
+    QTAILQ_FOREACH(r, &dp->reqs, next) {
+        if (r->reset_lun == d) {
             return true;
         }
     }
     return false;
-}
-
-/*
- * Hand a RESET to the main loop once none of its LUN's commands runs any
- * more: device_cold_reset() drains the LUN with the BQL held, and must not
- * wait there for I/O that may never end (a dead iSCSI target).
- */
-static void xen_pvscsi_reset_try_start(XenPVSCSIReq *req)
-{
-    XenPVSCSIDataPlane *dp = req->dp;
-
-    if (req->reset_started || xen_pvscsi_lun_busy(dp, req->reset_dev)) {
-        return;
-    }
-    req->reset_started = true;
-    dp->resets_waiting--;
-    qatomic_inc(&dp->pending_bhs);
-    aio_bh_schedule_oneshot(qemu_get_aio_context(), xen_pvscsi_reset_bh, req);
-}
-
-static void xen_pvscsi_start_resets(XenPVSCSIDataPlane *dp)
-{
-    XenPVSCSIReq *r;
-
-    QTAILQ_FOREACH(r, &dp->inflight, next) {
-        if (r->reset_dev && !r->reset_started) {
-            xen_pvscsi_reset_try_start(r);
-        }
-    }
-    QTAILQ_FOREACH(r, &dp->orphans, next) {
-        if (r->reset_dev && !r->reset_started) {
-            xen_pvscsi_reset_try_start(r);
-        }
-    }
 }
 
 static void xen_pvscsi_do_reset(XenPVSCSIReq *req, SCSIDevice *d)
@@ -1008,15 +1029,14 @@ static void xen_pvscsi_do_reset(XenPVSCSIReq *req, SCSIDevice *d)
                            req->rq.id, req->rq.lun);
     /*
      * Every command in flight on the LUN now is swept by the reset and
-     * answered with host RESET.  A cancel may finish at once and free
-     * requests (an ABORT waiting for it too), so look again from the start.
+     * answered with host RESET.  A cancel may end requests at once (an
+     * ABORT waiting for one too), so look again from the start.
      */
 restart:
-    QTAILQ_FOREACH(r, &dp->inflight, next) {
-        if (r->sreq && r->sreq->dev == d && !r->cancelling) {
-            r->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_RESET);
-            r->cancelling = true;
-            scsi_req_cancel_async(r->sreq, NULL);
+    QTAILQ_FOREACH(r, &dp->reqs, next) {
+        if (r->state == XEN_PVSCSI_REQ_SCSI && r->sreq->dev == d) {
+            xen_pvscsi_req_cancel(r, RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_RESET),
+                                  NULL);
             goto restart;
         }
     }
@@ -1026,10 +1046,10 @@ restart:
      * guest gets exactly the answers above, and the main loop never waits.
      */
     object_ref(OBJECT(d));
-    req->reset_dev = d;
+    req->reset_lun = d;
+    req->state = XEN_PVSCSI_REQ_RESET_WAIT;
     dp->resets++;
-    dp->resets_waiting++;
-    xen_pvscsi_reset_try_start(req);
+    xen_pvscsi_start_resets(dp);
 }
 
 static void xen_pvscsi_handle_request(XenPVSCSIReq *req)
@@ -1116,7 +1136,7 @@ static void xen_pvscsi_ring_error(XenPVSCSIDataPlane *dp, const char *why)
  * request-timeout: answer a request that has waited too long, as a
  * transport failure (the guest fails it at once, as Linux does a command
  * of a session gone for longer than the iSCSI replacement_timeout; a TMF
- * failed), and orphan it: it frees its ring slot and rqid, but keeps its
+ * failed), and abandon it: it frees its ring slot and rqid, but keeps its
  * memory until the SCSI layer ends it.  Data of a READ is not copied to the
  * guest any more; a WRITE may still reach the medium.
  */
@@ -1135,17 +1155,25 @@ static void xen_pvscsi_time_out(XenPVSCSIReq *req)
                                          NANOSECONDS_PER_SECOND));
     xen_pvscsi_push_response(dp, req->rq.rqid, rslt, req->buflen - req->done,
                              NULL, 0);
-    xen_pvscsi_req_orphan(req);
-    if (req->sreq && !req->cancelling) {
-        /* May end it at once, and free it */
-        req->cancelling = true;
-        scsi_req_cancel_async(req->sreq, NULL);
+    xen_pvscsi_req_abandon(req);
+}
+
+/* The oldest request that holds a ring slot */
+static XenPVSCSIReq *xen_pvscsi_oldest(XenPVSCSIDataPlane *dp)
+{
+    XenPVSCSIReq *req;
+
+    QTAILQ_FOREACH(req, &dp->reqs, next) {
+        if (!req->abandoned) {
+            return req;
+        }
     }
+    return NULL;
 }
 
 static void xen_pvscsi_timer_arm(XenPVSCSIDataPlane *dp)
 {
-    XenPVSCSIReq *oldest = QTAILQ_FIRST(&dp->inflight);
+    XenPVSCSIReq *oldest = xen_pvscsi_oldest(dp);
 
     if (oldest) {
         timer_mod(dp->timer, oldest->start_ns + dp->timeout_ns);
@@ -1163,9 +1191,8 @@ static void xen_pvscsi_timer_cb(void *opaque)
     if (!dp->running || dp->ring_broken) {
         return;
     }
-    /* The list is in arrival order: the oldest first */
     dp->batching = true;
-    while ((req = QTAILQ_FIRST(&dp->inflight)) &&
+    while ((req = xen_pvscsi_oldest(dp)) &&
            now - req->start_ns >= dp->timeout_ns) {
         xen_pvscsi_time_out(req);
     }
@@ -1222,13 +1249,13 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
                 dp->nr_inflight >= XEN_PVSCSI_RING_SIZE) {
                 break;      /* wait for responses to free slots */
             }
-            if (dp->nr_orphans >= XEN_PVSCSI_MAX_ABANDONED) {
+            if (dp->nr_abandoned >= XEN_PVSCSI_MAX_ABANDONED) {
                 warn_report_once_cond(&dp->abandoned_warned,
                                       "xen-pvscsi %u: %u abandoned requests "
                                       "have not ended; reading no more "
                                       "until they do", dp->devid,
-                                      dp->nr_orphans);
-                trace_xen_pvscsi_abandoned_full(dp->devid, dp->nr_orphans);
+                                      dp->nr_abandoned);
+                trace_xen_pvscsi_abandoned_full(dp->devid, dp->nr_abandoned);
                 break;
             }
             if (!budget) {
@@ -1237,13 +1264,12 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
             }
             budget--;
             req = xen_pvscsi_req_new(dp);
-            req->cancel_rslt = RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ABORT);
             if (dp->timer) {
                 req->start_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
             }
             RING_COPY_REQUEST(&dp->ring, rc, &req->rq);
             dp->ring.req_cons = ++rc;
-            QTAILQ_INSERT_TAIL(&dp->inflight, req, next);
+            QTAILQ_INSERT_TAIL(&dp->reqs, req, next);
             dp->nr_inflight++;
             trace_xen_pvscsi_request(dp->devid, req->rq.rqid, req->rq.act);
             xen_pvscsi_handle_request(req);
@@ -1256,7 +1282,7 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
     } while (more && dp->ring.req_cons != dp->ring.sring->req_prod &&
              !RING_REQUEST_CONS_OVERFLOW(&dp->ring, dp->ring.req_cons) &&
              dp->nr_inflight < XEN_PVSCSI_RING_SIZE &&
-             dp->nr_orphans < XEN_PVSCSI_MAX_ABANDONED);
+             dp->nr_abandoned < XEN_PVSCSI_MAX_ABANDONED);
     defer_call_end();
     dp->batching = false;
     if (dp->timer && !timer_pending(dp->timer)) {
@@ -1372,20 +1398,15 @@ static void xen_pvscsi_stop_bh(void *opaque)
     if (dp->timer) {
         timer_del(dp->timer);
     }
-    while ((req = QTAILQ_FIRST(&dp->inflight))) {
-        xen_pvscsi_req_orphan(req);
-    }
-
     /*
-     * Cancel what is still in the SCSI layer.  A cancel may finish at once
-     * and free requests (an ABORT waiting for its victim too), so look
-     * again from the start after each one.
+     * Abandon every request: the CDBs the SCSI layer runs are cancelled.  A
+     * cancel may end requests at once (an ABORT waiting for one too), so
+     * look again from the start after each one.
      */
 restart:
-    QTAILQ_FOREACH(req, &dp->orphans, next) {
-        if (req->sreq && !req->cancelling) {
-            req->cancelling = true;
-            scsi_req_cancel_async(req->sreq, NULL);
+    QTAILQ_FOREACH(req, &dp->reqs, next) {
+        if (!req->abandoned) {
+            xen_pvscsi_req_abandon(req);
             goto restart;
         }
     }
@@ -1440,19 +1461,18 @@ static void xen_pvscsi_count_bh(void *opaque)
     XenPVSCSICount *count = opaque;
     XenPVSCSIReq *req;
 
-    QTAILQ_FOREACH(req, &count->dp->inflight, next) {
-        SCSIDevice *d;
+    QTAILQ_FOREACH(req, &count->dp->reqs, next) {
+        SCSIDevice *d = xen_pvscsi_req_lun(req);
         unsigned int n;
 
-        if (!req->sreq) {
-            continue;           /* a TMF */
+        if (!d || req->abandoned) {
+            continue;           /* a TMF, or not the guest's any more */
         }
-        d = req->sreq->dev;
         n = GPOINTER_TO_UINT(g_hash_table_lookup(count->per_lun, d));
         g_hash_table_insert(count->per_lun, d, GUINT_TO_POINTER(n + 1));
         count->total++;
     }
-    count->abandoned = count->dp->nr_orphans;
+    count->abandoned = count->dp->nr_abandoned;
 }
 
 unsigned int xen_pvscsi_dataplane_count_inflight(XenPVSCSIDataPlane *dp,
@@ -1509,8 +1529,7 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
     if (qemu_xen_gnttab_can_map_multi() && !request_timeout) {
         dp->map_threshold = map_threshold;
     }
-    QTAILQ_INIT(&dp->inflight);
-    QTAILQ_INIT(&dp->orphans);
+    QTAILQ_INIT(&dp->reqs);
     QSLIST_INIT(&dp->pool);
     if (iothread) {
         dp->iothread = iothread;
@@ -1545,10 +1564,10 @@ void xen_pvscsi_dataplane_destroy(XenPVSCSIDataPlane *dp)
     /* LUN resets on their way between the main loop and ctx */
     AIO_WAIT_WHILE_UNLOCKED(NULL, qatomic_read(&dp->pending_bhs) > 0);
     /*
-     * Orphans live until the SCSI layer ends them; the LUNs are gone by
-     * now (the bus is unrealized before its HBA), so there are none.
+     * Abandoned requests live until the SCSI layer ends them; the LUNs are
+     * gone by now (the bus is unrealized before its HBA), so there are none.
      */
-    assert(QTAILQ_EMPTY(&dp->orphans));
+    assert(QTAILQ_EMPTY(&dp->reqs));
     while (!QSLIST_EMPTY(&dp->pool)) {
         XenPVSCSIReq *req = QSLIST_FIRST(&dp->pool);
 
