@@ -797,7 +797,6 @@ static void xen_pvscsi_do_cdb(XenPVSCSIReq *req, SCSIDevice *d)
     const char *err;
     SCSIRequest *sreq;
     int dir = rq->sc_data_direction;
-    uint32_t lun;
 
     /*
      * vscsiif's DMA_BIDIRECTIONAL (0) cannot be a transfer both ways (the
@@ -824,13 +823,7 @@ static void xen_pvscsi_do_cdb(XenPVSCSIReq *req, SCSIDevice *d)
         return;
     }
     /* buflen <= max-sg-grant pages (54 MiB at most): fits the SCSI layer */
-
-    /*
-     * REPORT LUNS lists the target's LUNs whichever of them is addressed;
-     * QEMU's SCSI bus emulates it for LUN 0 only, so address it there.
-     */
-    lun = rq->cmd_len && rq->cmnd[0] == REPORT_LUNS ? 0 : rq->lun;
-    sreq = scsi_req_new(d, rq->rqid, lun, rq->cmnd, rq->cmd_len, req);
+    sreq = scsi_req_new(d, rq->rqid, rq->lun, rq->cmnd, rq->cmd_len, req);
     req->sreq = sreq;
 
     /* The CDB's own transfer must match what the guest set up. */

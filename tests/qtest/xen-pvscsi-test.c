@@ -933,6 +933,34 @@ static void test_report_luns(void)
     g_assert_cmpuint(ldl_be_p(buf), ==, 16);    /* the whole list's length */
     g_assert_cmpuint(c.residual, ==, 0);
 
+    /*
+     * REQUEST SENSE at LUN 3 after a CHECK CONDITION there: the sense data
+     * the LUN kept (LBA OUT OF RANGE), not LOGICAL UNIT NOT SUPPORTED
+     * (patches/0007)
+     */
+    {
+        uint8_t rd_cdb[10] = { 0x28 };
+        uint8_t rs_cdb[6] = { 0x03, 0, 0, 0, 18, 0 };
+        g_autofree uint8_t *blk = g_malloc(512);
+
+        clear_ua(&f, 0, 2, 3);
+        stl_be_p(rd_cdb + 2, 0xfffffff0);
+        stw_be_p(rd_cdb + 7, 1);
+        qvscsi_cmd_init(&c, 0, 2, 3, rd_cdb, 10, VSCSIIF_DMA_FROM_DEVICE,
+                        blk, 512);
+        qvscsi_cmd(&f, &c);
+        g_assert_cmphex(c.rslt, ==, 0x02);
+        g_assert_cmphex(c.sense[12], ==, 0x21);
+        memset(buf, 0xee, sizeof(buf));
+        qvscsi_cmd_init(&c, 0, 2, 3, rs_cdb, 6, VSCSIIF_DMA_FROM_DEVICE,
+                        buf, 18);
+        qvscsi_cmd(&f, &c);
+        g_assert_cmphex(c.rslt, ==, 0);
+        g_assert_cmphex(buf[0] & 0x7f, ==, 0x70);
+        g_assert_cmphex(buf[2] & 0xf, ==, 0x5);     /* ILLEGAL REQUEST */
+        g_assert_cmphex(buf[12], ==, 0x21);         /* LBA OUT OF RANGE */
+    }
+
     /* LUN 0 of target 2: qualifier 1 (not connected), no device type */
     qvscsi_cmd_init(&c, 0, 2, 0, inq_cdb, 6, VSCSIIF_DMA_FROM_DEVICE, buf, 64);
     inq_cdb[4] = 64;
