@@ -17,7 +17,6 @@
 #include "qemu/lockable.h"
 #include "qemu/log.h"
 #include "hw/irq.h"
-#include "exec/address-spaces.h"
 #include "hw/xen/xen.h"
 #include "xen-qtest-hv.h"
 #include "trace.h"
@@ -222,8 +221,8 @@ void xen_qtest_hv_evtchn_init(XenQtestHV *s)
     qemu_mutex_init(&s->port_lock);
     memory_region_init_io(&s->regs, OBJECT(s), &hv_regs_ops, s,
                           "xen-qtest-hv.regs", HV_REG_SIZE);
-    memory_region_add_subregion_overlap(get_system_memory(), s->mmio_base,
-                                        &s->regs, 1);
+    memory_region_add_subregion_overlap(isa_address_space(ISA_DEVICE(s)),
+                                        s->mmio_base, &s->regs, 1);
     qdev_init_gpio_out_named(DEVICE(s), &s->upcall, "upcall", 1);
     s->irq_bh = qemu_bh_new(hv_update_irq, s);
     xen_evtchn_ops = &hv_evtchn_ops;

@@ -463,8 +463,8 @@ void xen_qtest_hv_gnttab_init(XenQtestHV *s)
     memset(s->gnt, 0, gnt_size);
     s->nr_grants = s->gnttab_frames * HV_GNT_PER_FRAME;
     s->map_count = g_new0(uint32_t, s->nr_grants);
-    memory_region_add_subregion_overlap(get_system_memory(), s->gnttab_base,
-                                        &s->gnt_mr, 1);
+    memory_region_add_subregion_overlap(isa_address_space(ISA_DEVICE(s)),
+                                        s->gnttab_base, &s->gnt_mr, 1);
     /*
      * Grants mapped several at a time need guest RAM in a file that can be
      * mapped shared (memory-backend-memfd): offered only then.

@@ -17,7 +17,8 @@
  *    registers (write 1 to clear) and raises the named GPIO "upcall".
  *
  * Each part has a file of its own: xen-qtest-hv-xs.c, -gnttab.c and
- * -evtchn.c; this one is the device.
+ * -evtchn.c; this one is the device.  Like pc-testdev, it is an ISA device
+ * whose registers (and grant table) are MMIO in the ISA memory space.
  *
  * The guest is not trusted: every grant reference, frame number, offset,
  * length and xenstore message is validated.  A malformed xenstore message
@@ -135,7 +136,7 @@ static void hv_class_init(ObjectClass *oc, void *data)
 
 static const TypeInfo hv_info = {
     .name = TYPE_XEN_QTEST_HV,
-    .parent = TYPE_DEVICE,
+    .parent = TYPE_ISA_DEVICE,
     .instance_size = sizeof(XenQtestHV),
     .class_init = hv_class_init,
 };

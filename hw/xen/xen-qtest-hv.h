@@ -12,7 +12,7 @@
 #include "qemu/thread.h"
 #include "chardev/char-fe.h"
 #include "exec/memory.h"
-#include "hw/qdev-core.h"
+#include "hw/isa/isa.h"
 #include "hw/xen/xen_backend_ops.h"
 #include "hw/xen/interface/grant_table.h"
 #include "hw/i386/kvm/xenstore_impl.h"
@@ -56,7 +56,7 @@ struct XsConn {
 };
 
 struct XenQtestHV {
-    DeviceState parent_obj;
+    ISADevice parent_obj;
 
     /* properties */
     uint32_t domid;
