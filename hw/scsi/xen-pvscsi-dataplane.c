@@ -445,7 +445,7 @@ static void xen_pvscsi_req_abandon(XenPVSCSIReq *req)
 {
     XenPVSCSIDataPlane *dp = req->dp;
 
-    assert(!req->abandoned && req->state != XEN_PVSCSI_REQ_NEW);
+    assert(!req->abandoned);
     req->abandoned = true;
     dp->nr_inflight--;
     dp->nr_abandoned++;
