@@ -402,7 +402,10 @@ static void xen_pvscsi_unmap_data(XenPVSCSIReq *req)
 
 static void xen_pvscsi_start_resets(XenPVSCSIDataPlane *dp);
 
-/* A ring slot was freed: requests may be waiting for one. */
+/*
+ * A ring slot, or a place among the abandoned requests, was freed:
+ * requests may be waiting for one.
+ */
 static void xen_pvscsi_slot_freed(XenPVSCSIDataPlane *dp)
 {
     if (dp->stalled && dp->running && !dp->ring_broken) {
@@ -485,9 +488,8 @@ static void xen_pvscsi_req_done(XenPVSCSIReq *req, int32_t rslt,
         scsi_req_unref(sreq);
     }
     xen_pvscsi_req_free(req);
-    if (!abandoned) {
-        xen_pvscsi_slot_freed(dp);
-    }
+    /* Its ring slot, or its place among the abandoned ones, is free. */
+    xen_pvscsi_slot_freed(dp);
     /* A LUN's command ended: a reset may have waited for it. */
     if (on_lun && dp->resets) {
         xen_pvscsi_start_resets(dp);
