@@ -37,6 +37,21 @@ indent() {
   local l
   while IFS= read -r l || [ -n "$l" ]; do echo "E2E-INFO:   $l"; done < "${1:-/dev/stdin}"
 }
+# qmp.py, run again (at most twice) when it died of a signal: the nested
+# machine's processes segfault now and then (lib/rerun.sh), python3 most
+# often, and a QMP call is cheaper to repeat than the boot.  What the run
+# that died did already is not counted against the repeat (qmp.py --again).
+qmp() { # SOCKET ARGS...
+  local s=$1 r i; shift
+  python3 $P/qmp.py $s "$@"; r=$?
+  for i in 1 2; do
+    [ $r -ge 128 ] || break
+    echo "E2E-INFO: qmp.py $1 died of signal $((r - 128)) (the nested machine's fault); again"
+    if [ "$1" = --pvscsi ]; then python3 $P/qmp.py $s "$@"
+    else python3 $P/qmp.py $s --again "$@"; fi; r=$?
+  done
+  return $r
+}
 md5at() { # FILE OFFSET_MIB MIB [dd args]
   dd if="$1" bs=1M skip="$2" count="$3" status=none ${4:-} | md5sum | cut -d' ' -f1
 }
@@ -184,7 +199,7 @@ hot_add() { # N ID
   [ -z "${KEEP:-}" ] || HOTARGS+=(-blockdev "driver=file,node-name=f$1,filename=${IMG[$1]}"
                             -blockdev "driver=raw,node-name=$1,file=f$1"
                             -device "scsi-hd,id=l$1,bus=h0.0,channel=0,scsi-id=$2,lun=0,drive=$1")
-  python3 $P/qmp.py $QMPS \
+  qmp $QMPS \
     "blockdev-add:{\"driver\":\"file\",\"node-name\":\"f$1\",\"filename\":\"${IMG[$1]}\"}" \
     "blockdev-add:{\"driver\":\"raw\",\"node-name\":\"$1\",\"file\":\"f$1\"}" \
     "device_add:{\"driver\":\"scsi-hd\",\"id\":\"l$1\",\"bus\":\"h0.0\",\"channel\":0,\"scsi-id\":$2,\"lun\":0,\"drive\":\"$1\"}" \
@@ -284,7 +299,7 @@ save_op() { # OP VDEV N
         # A PV guest's backend QEMU is the admin's, not libxl's: the saved
         # domain is gone, so is this QEMU's frontend; the restored domain
         # (paused) gets a new QEMU, same arguments, before it runs again.
-        python3 $P/qmp.py $QMPS quit > /dev/null 2>&1
+        qmp $QMPS quit > /dev/null 2>&1
         for i in $(seq 1 20); do kill -0 $QPID 2>/dev/null || break; sleep 0.5; done
         kill $QPID 2>/dev/null
       fi
@@ -323,7 +338,7 @@ save_op() { # OP VDEV N
   [ $K = pv ] || QMPS=/var/run/xen/qmp-libxl-$D2
   if [ $op = blocked ]; then
     # the admin says the destination has dom0's scsi_debug devices too
-    python3 $P/qmp.py $QMPS 'qom-set:{"path":"h1","property":"migrate-passthrough","value":true}' >> $log 2>&1
+    qmp $QMPS 'qom-set:{"path":"h1","property":"migrate-passthrough","value":true}' >> $log 2>&1
     SRES[$op]+=" qom-set=$?"; MIGPT=1
   fi
   KEEP=1 hot_add s$3 $(tid $2); SRES[$op]+=" qmp=$?"
@@ -386,7 +401,7 @@ run_guest() { # pv|hvm
     QMPS=/var/run/xen/qmp-libxl-$D
     QPID=$(pgrep -f -- "-xen-domid $D .*xenfv" | head -1)
     local exe; exe=$(readlink /proc/$QPID/exe 2>/dev/null)
-    python3 $P/qmp.py $QMPS --pvscsi > /tmp/$name-q0.log 2>&1
+    qmp $QMPS --pvscsi > /tmp/$name-q0.log 2>&1
     [ "$exe" = "$(readlink -f $Q)" ] && grep -q '^HBA id=h1 ' /tmp/$name-q0.log &&
       tap ok "hvm: xl create starts our QEMU as device model (device_model_override, xen-pvscsi in device_model_args_hvm), QMP on libxl's socket$DMNOTE" ||
       tap "" "hvm: xl create starts our QEMU as device model" "exe=$exe; $(cat /tmp/$name-q0.log)"
@@ -429,11 +444,11 @@ run_guest() { # pv|hvm
     fi
     if [ $step = 1 ] && [ -n "${seen[HOTADD]:-}" ]; then
       step=2
-      hpsnap=$(python3 $P/qmp.py $QMPS --pvscsi 2>&1 | grep "vdev=$HOT ")
+      hpsnap=$(qmp $QMPS --pvscsi 2>&1 | grep "vdev=$HOT ")
       info "$K: while plugged: $hpsnap"
-      python3 $P/qmp.py $QMPS 'device_del:{"id":"lhot"}' > /tmp/$name-del.log 2>&1; hdel=$?
+      qmp $QMPS 'device_del:{"id":"lhot"}' > /tmp/$name-del.log 2>&1; hdel=$?
       for i in $(seq 1 120); do
-        python3 $P/qmp.py $QMPS --pvscsi > /tmp/$name-q.log 2>&1
+        qmp $QMPS --pvscsi > /tmp/$name-q.log 2>&1
         grep -q "vdev=$HOT " /tmp/$name-q.log || break; sleep 0.5
       done
       grep -q "vdev=$HOT " /tmp/$name-q.log && hq=still-there || hq=gone
@@ -450,9 +465,9 @@ run_guest() { # pv|hvm
     if [ $step = 3 ] && [ $sidx = ${#SOPS[@]} ] &&
        { [ $sidx = 0 ] || [ -n "${seen[RESTORED-${SOPS[sidx - 1]%@*}]:-}" ]; }; then
       step=4
-      python3 $P/qmp.py $QMPS 'device_del:{"id":"h1"}' > /tmp/$name-hba.log 2>&1; bdel=$?
+      qmp $QMPS 'device_del:{"id":"h1"}' > /tmp/$name-hba.log 2>&1; bdel=$?
       for i in $(seq 1 120); do
-        python3 $P/qmp.py $QMPS --pvscsi > /tmp/$name-q.log 2>&1
+        qmp $QMPS --pvscsi > /tmp/$name-q.log 2>&1
         grep -q '^HBA id=h1 ' /tmp/$name-q.log || break; sleep 0.5
       done
       grep -q '^HBA id=h1 ' /tmp/$name-q.log && bq=still-there || bq=gone
@@ -462,7 +477,7 @@ run_guest() { # pv|hvm
     if [ $step = 4 ] && [ -n "${seen[RECONNECT]:-}" ]; then
       step=5
       info "$K: after the guest's driver reload: backend/frontend state of devid 0: $(timeout 30 xenstore-read /local/domain/0/backend/qvscsi/$D/0/state /local/domain/$D/device/vscsi/0/state 2>&1 | tr '\n' ' ')"
-      python3 $P/qmp.py $QMPS --pvscsi 2>&1 | grep '^HBA' | indent
+      qmp $QMPS --pvscsi 2>&1 | grep '^HBA' | indent
     fi
     [ -n "${seen[DONE]:-}" ] && break
     # a single "xl list" can fail transiently under load: 3 in a row mean gone
@@ -489,7 +504,7 @@ run_guest() { # pv|hvm
     x=${cons[n]%$'\r'}; [[ $x == "E2E-G "* ]] && echo "E2E-INFO:   guest| $x"
   done
   if [ $K = pv ] && [ -n "$QPID" ]; then
-    python3 $P/qmp.py $QMPS quit > /dev/null 2>&1; sleep 1; kill $QPID 2>/dev/null; wait $QPID 2>/dev/null
+    qmp $QMPS quit > /dev/null 2>&1; sleep 1; kill $QPID 2>/dev/null; wait $QPID 2>/dev/null
   fi
   for i in $(seq 1 20); do [ -n "$QPID" ] && kill -0 $QPID 2>/dev/null || break; sleep 0.5; done
   local G; G=$(cat "${CLS[@]}" 2>/dev/null | tr -d '\r' | grep -a '^E2E-G ')
