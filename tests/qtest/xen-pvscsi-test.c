@@ -983,6 +983,80 @@ static void test_report_luns(void)
     qxen_stop(x);
 }
 
+/*
+ * CD drives without a medium: one that never had one, and one whose tray
+ * the host opens.  A READ gets NOT READY, MEDIUM NOT PRESENT (checked once
+ * per command: patches/0008), and the drive works again with its medium.
+ */
+static void test_cd_no_medium(void)
+{
+    g_autofree char *extra = NULL;
+    static const uint8_t tur[6] = { 0x00 };
+    uint8_t cdb[10] = { 0x28 };
+    g_autofree uint8_t *buf = g_malloc(2048);
+    QXen *x;
+    QVscsiFront f;
+    QVscsiCmd c;
+    QDict *rsp;
+
+    make_images();
+    extra = g_strdup_printf(
+        " -device scsi-cd,id=cdx,bus=vscsi0.0,channel=1,scsi-id=2,lun=0"
+        " -blockdev driver=file,node-name=f9,filename=%s,read-only=on,"
+        "locking=off"
+        " -blockdev driver=raw,node-name=d9,file=f9,read-only=on"
+        " -device scsi-cd,id=cdm,bus=vscsi0.0,channel=1,scsi-id=3,lun=0,"
+        "drive=d9", img[1]);
+    x = start_with(false, extra);
+    qvscsi_init(&f, x, 0);
+    qvscsi_connect(&f);
+
+    /* Never had a medium: the power-on UA, then NOT READY for a READ */
+    qvscsi_cmd_init(&c, 1, 2, 0, tur, 6, VSCSIIF_DMA_NONE, NULL, 0);
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0x02);
+    g_assert_cmphex(c.sense[2] & 0xf, ==, 0x6);
+    stw_be_p(cdb + 7, 1);
+    qvscsi_cmd_init(&c, 1, 2, 0, cdb, 10, VSCSIIF_DMA_FROM_DEVICE, buf, 2048);
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0x02);
+    g_assert_cmphex(c.sense[2] & 0xf, ==, 0x2);     /* NOT READY */
+    g_assert_cmphex(c.sense[12], ==, 0x3a);         /* MEDIUM NOT PRESENT */
+
+    /* With a medium it reads; with its tray opened by the host it does not */
+    clear_ua(&f, 1, 3, 0);
+    qvscsi_cmd_init(&c, 1, 3, 0, cdb, 10, VSCSIIF_DMA_FROM_DEVICE, buf, 2048);
+    qvscsi_cmd(&f, &c);
+    g_assert_cmphex(c.rslt, ==, 0);
+    rsp = qtest_qmp(x->qts, "{'execute': 'blockdev-open-tray', "
+                    "'arguments': {'id': 'cdm', 'force': true}}");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    qvscsi_cmd(&f, &c);
+    if (c.rslt == 0x02 && (c.sense[2] & 0xf) == 0x6) {
+        qvscsi_cmd(&f, &c);         /* the medium-change UA first */
+    }
+    g_assert_cmphex(c.rslt, ==, 0x02);
+    g_assert_cmphex(c.sense[2] & 0xf, ==, 0x2);
+    g_assert_cmphex(c.sense[12], ==, 0x3a);
+    rsp = qtest_qmp(x->qts, "{'execute': 'blockdev-close-tray', "
+                    "'arguments': {'id': 'cdm'}}");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    for (int i = 0; i < 3; i++) {
+        qvscsi_cmd(&f, &c);
+        if (!c.rslt) {
+            break;
+        }
+        g_assert_cmphex(c.sense[2] & 0xf, ==, 0x6);   /* medium changed */
+    }
+    g_assert_cmphex(c.rslt, ==, 0);
+
+    qvscsi_close(&f);
+    qvscsi_free(&f);
+    qxen_stop(x);
+}
+
 /* READ/WRITE (6), (10) and (16) at several sizes, checked in the image. */
 static void rw_cdb(QVscsiFront *f, int cdb_size, bool write, uint64_t lba,
                    void *buf, size_t len)
@@ -2997,6 +3071,7 @@ static const QXenTestCase cases[] = {
     { "inquiry-capacity", test_inquiry_capacity },
     { "capacity16", test_capacity16 },
     { "report-luns", test_report_luns },
+    { "cd-no-medium", test_cd_no_medium },
     { "rw/6-10-16", test_rw_6_10_16 },
     { "rw/4k", test_rw_small },
     { "migrate/save-restore-other-domid", test_save_restore_other_domid },
