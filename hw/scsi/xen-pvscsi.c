@@ -44,11 +44,31 @@
 #include "xen-pvscsi-pdev.h"
 #include "trace.h"
 
+#ifdef CONFIG_LINUX
+#include <scsi/sg.h>
+#endif
+
 static const struct SCSIBusInfo xen_pvscsi_scsi_info;
 static XenPVSCSIState xen_pvscsi_qapi_state(enum xenbus_state state);
 
 /* ---------------------------------------------------------------------- */
 /* LUNs in xenstore                                                        */
+
+#ifdef CONFIG_LINUX
+/* A passthrough LUN's INQUIRY, sent when it was plugged (see identify) */
+typedef struct XenPVSCSIInquiry {
+    XenPVSCSI *s;               /* both referenced until the answer is in */
+    SCSIDevice *d;
+    BlockBackend *blk;
+    struct XenPVSCSILun *lun;   /* NULL once the LUN's record is gone */
+    sg_io_hdr_t hdr;
+    uint8_t cdb[6];
+    uint8_t buf[36];
+    uint8_t sense[SCSI_SENSE_BUF_SIZE];
+    int ret;
+} XenPVSCSIInquiry;
+
+#endif
 
 /* A LUN published under vscsi-devs/dev-<index> */
 typedef struct XenPVSCSILun {
@@ -61,18 +81,27 @@ typedef struct XenPVSCSILun {
     char *pdev;                 /* dev-<index>/p-dev */
     bool toolstack;             /* created for the toolstack's dev-<index> */
     char *node;                 /* the block node made for its p-dev */
-    /* From the standard INQUIRY data, read when the LUN was plugged */
+    /* From the standard INQUIRY data, asked when the LUN was plugged */
+    struct XenPVSCSIInquiry *inquiry;   /* asked, not yet answered */
     uint8_t peripheral_type;
     uint8_t scsi_level;
-    char vendor[9];
-    char model[17];
-    char revision[5];
+    char *vendor;               /* NULL: not (yet) known */
+    char *model;
+    char *revision;
 } XenPVSCSILun;
 
 static void xen_pvscsi_lun_free(gpointer data)
 {
     XenPVSCSILun *lun = data;
 
+#ifdef CONFIG_LINUX
+    if (lun->inquiry) {
+        lun->inquiry->lun = NULL;    /* its answer is dropped */
+    }
+#endif
+    g_free(lun->vendor);
+    g_free(lun->model);
+    g_free(lun->revision);
     g_free(lun->pdev);
     g_free(lun->node);
     g_free(lun);
@@ -178,44 +207,93 @@ static void xen_pvscsi_lun_publish(XenPVSCSI *s, SCSIDevice *d,
 }
 
 /*
- * What the LUN reports in its standard INQUIRY data.  Passthrough devices
- * are asked (synchronously, as their realize does); the emulated ones
- * answer from their properties.
+ * What the LUN reports in its standard INQUIRY data.  The emulated devices
+ * answer from their properties.  A passthrough device is asked, without
+ * blocking the main loop (an iSCSI target may be slow or gone): until it
+ * answers, or if it fails, the LUN has no vendor, model and revision.
  */
-static void xen_pvscsi_lun_identify(SCSIDevice *d, XenPVSCSILun *lun)
+#ifdef CONFIG_LINUX
+/* In the main loop: record the answer if the LUN is still there */
+static void xen_pvscsi_inquiry_bh(void *opaque)
+{
+    XenPVSCSIInquiry *iq = opaque;
+    XenPVSCSILun *lun = iq->lun;
+    bool ok = iq->ret == 0 && !iq->hdr.status && !iq->hdr.host_status &&
+              !iq->hdr.driver_status;
+
+    trace_xen_pvscsi_lun_inquiry(iq->s->devid, iq->d->channel, iq->d->id,
+                                 iq->d->lun, iq->ret, iq->hdr.status,
+                                 iq->hdr.host_status, lun != NULL);
+    if (lun) {
+        lun->inquiry = NULL;
+        if (ok) {
+            lun->peripheral_type = iq->buf[0] & 0x1f;
+            lun->scsi_level = iq->buf[2];
+            lun->vendor = g_strchomp(g_strndup((char *)&iq->buf[8], 8));
+            lun->model = g_strchomp(g_strndup((char *)&iq->buf[16], 16));
+            lun->revision = g_strchomp(g_strndup((char *)&iq->buf[32], 4));
+        }
+    }
+    blk_unref(iq->blk);
+    object_unref(OBJECT(iq->d));
+    object_unref(OBJECT(iq->s));
+    g_free(iq);
+}
+
+/* In the LUN's AioContext, which may be the data plane's iothread */
+static void xen_pvscsi_inquiry_done(void *opaque, int ret)
+{
+    XenPVSCSIInquiry *iq = opaque;
+
+    iq->ret = ret;
+    aio_bh_schedule_oneshot(qemu_get_aio_context(), xen_pvscsi_inquiry_bh,
+                            iq);
+}
+
+static void xen_pvscsi_lun_inquire(XenPVSCSI *s, SCSIDevice *d,
+                                   XenPVSCSILun *lun)
+{
+    XenPVSCSIInquiry *iq = g_new0(XenPVSCSIInquiry, 1);
+
+    iq->s = XEN_PVSCSI(object_ref(OBJECT(s)));
+    iq->d = SCSI_DEVICE(object_ref(OBJECT(d)));
+    iq->blk = d->conf.blk;
+    blk_ref(iq->blk);
+    iq->lun = lun;
+    lun->inquiry = iq;
+    iq->cdb[0] = INQUIRY;
+    iq->cdb[4] = sizeof(iq->buf);
+    iq->hdr.interface_id = 'S';
+    iq->hdr.dxfer_direction = SG_DXFER_FROM_DEV;
+    iq->hdr.dxferp = iq->buf;
+    iq->hdr.dxfer_len = sizeof(iq->buf);
+    iq->hdr.cmdp = iq->cdb;
+    iq->hdr.cmd_len = sizeof(iq->cdb);
+    iq->hdr.sbp = iq->sense;
+    iq->hdr.mx_sb_len = sizeof(iq->sense);
+    iq->hdr.timeout = d->io_timeout * 1000;
+    blk_aio_ioctl(iq->blk, SG_IO, &iq->hdr, xen_pvscsi_inquiry_done, iq);
+}
+#endif
+
+static void xen_pvscsi_lun_identify(XenPVSCSI *s, SCSIDevice *d,
+                                    XenPVSCSILun *lun)
 {
     lun->peripheral_type = d->type;
     lun->scsi_level = d->scsi_version;
     if (object_dynamic_cast(OBJECT(d), "scsi-generic") ||
         object_dynamic_cast(OBJECT(d), "scsi-block")) {
-        uint8_t cmd[6] = { INQUIRY, 0, 0, 0, 36, 0 };
-        uint8_t buf[36] = { 0 };
-
-        if (d->conf.blk &&
-            scsi_SG_IO_FROM_DEV(d->conf.blk, cmd, sizeof(cmd), buf,
-                                sizeof(buf), 6) == 0) {
-            lun->peripheral_type = buf[0] & 0x1f;
-            lun->scsi_level = buf[2];
-            memcpy(lun->vendor, &buf[8], 8);
-            memcpy(lun->model, &buf[16], 16);
-            memcpy(lun->revision, &buf[32], 4);
+#ifdef CONFIG_LINUX
+        if (d->conf.blk) {
+            xen_pvscsi_lun_inquire(s, d, lun);
         }
+#endif
     } else if (object_property_find(OBJECT(d), "vendor")) {
-        g_autofree char *vendor = object_property_get_str(OBJECT(d), "vendor",
-                                                          NULL);
-        g_autofree char *model = object_property_get_str(OBJECT(d), "product",
-                                                         NULL);
-        g_autofree char *rev = object_property_get_str(OBJECT(d), "ver",
-                                                       NULL);
-
         lun->scsi_level = d->default_scsi_version;
-        pstrcpy(lun->vendor, sizeof(lun->vendor), vendor ?: "");
-        pstrcpy(lun->model, sizeof(lun->model), model ?: "");
-        pstrcpy(lun->revision, sizeof(lun->revision), rev ?: "");
+        lun->vendor = object_property_get_str(OBJECT(d), "vendor", NULL);
+        lun->model = object_property_get_str(OBJECT(d), "product", NULL);
+        lun->revision = object_property_get_str(OBJECT(d), "ver", NULL);
     }
-    g_strchomp(lun->vendor);
-    g_strchomp(lun->model);
-    g_strchomp(lun->revision);
 }
 
 /* Move every LUN in state @from to @to. */
@@ -786,7 +864,7 @@ static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
     }
     /* The toolstack's LUN has its record (xen_pvscsi_lun_create) */
     lun = xen_pvscsi_lun(s, d) ?: g_new0(XenPVSCSILun, 1);
-    xen_pvscsi_lun_identify(d, lun);
+    xen_pvscsi_lun_identify(s, d, lun);
     /*
      * Published in state Initialising: offered at the next connect, or
      * now through a reconfiguration if the guest is connected.

@@ -1241,6 +1241,106 @@ static void test_reservations(void)
 /* ---------------------------------------------------------------------- */
 /* iscsi:// URLs as a toolstack's p-dev                                    */
 
+/*
+ * query-xen-pvscsi once every LUN of host @devid has its INQUIRY identity
+ * (asked without waiting when a passthrough LUN is plugged).  Returns the
+ * response; *host is its entry for @devid.
+ */
+static QDict *query_identified(QXen *x, unsigned int devid, QDict **host)
+{
+    for (int tries = 0; ; tries++) {
+        QDict *rsp = qtest_qmp(x->qts, "{'execute': 'query-xen-pvscsi'}");
+        bool all = true;
+        QListEntry *e;
+
+        *host = NULL;
+        QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+            QDict *h = qobject_to(QDict, qlist_entry_obj(e));
+
+            if (qdict_get_int(h, "devid") == devid) {
+                *host = h;
+            }
+        }
+        g_assert_nonnull(*host);
+        QLIST_FOREACH_ENTRY(qdict_get_qlist(*host, "luns"), e) {
+            all &= qdict_haskey(qobject_to(QDict, qlist_entry_obj(e)),
+                                "vendor");
+        }
+        if (all) {
+            return rsp;
+        }
+        g_assert_cmpint(tries, <, 1000);
+        qobject_unref(rsp);
+        g_usleep(10 * 1000);
+    }
+}
+
+/*
+ * The identity of a passthrough LUN in query-xen-pvscsi comes from an
+ * INQUIRY the HBA sends when the LUN is plugged, without waiting for its
+ * answer (it arrives in the data plane's iothread here).  A LUN removed
+ * right after its plug goes cleanly: its removal waits for its I/O, the
+ * INQUIRY included.
+ */
+static void test_identity(void)
+{
+    g_autofree char *ib = iscsi_blockdev("ib", DISK_LUN);
+    g_autofree char *it = iscsi_blockdev("it", TAPE_LUN);
+    QXen *x = qxen_start(DOMID,
+        "%s%s-object iothread,id=io0 "
+        "-device xen-pvscsi,id=vscsi0,devid=0,iothread=io0", ib, it);
+    QDict *rsp, *host, *l;
+    QListEntry *e;
+
+    /*
+     * Plugged and unplugged back to back (no frontend: removed at once),
+     * a few times, the removal sent before the add is answered
+     */
+    for (int i = 0; i < 5; i++) {
+        QDict *r;
+
+        qtest_qmp_send(x->qts, "{'execute': 'device_add', 'arguments': "
+                       "{'driver': 'scsi-block', 'id': 'gone', "
+                       "'bus': 'vscsi0.0', 'scsi-id': 0, 'drive': 'ib'}}");
+        qtest_qmp_send(x->qts, "{'execute': 'device_del', 'arguments': "
+                       "{'id': 'gone'}}");
+        for (int answers = 0; answers < 2; ) {
+            r = qtest_qmp_receive(x->qts);
+            g_assert_false(qdict_haskey(r, "error"));
+            answers += qdict_haskey(r, "return");
+            qobject_unref(r);
+        }
+        qtest_qmp_eventwait(x->qts, "DEVICE_DELETED");
+    }
+    rsp = query_identified(x, 0, &host);
+    g_assert_cmpint(qlist_size(qdict_get_qlist(host, "luns")), ==, 0);
+    qobject_unref(rsp);
+
+    /* Kept: the answer arrives in the iothread, recorded in the main loop */
+    qtest_qmp_device_add(x->qts, "scsi-block", "d0",
+                         "{'bus': 'vscsi0.0', 'scsi-id': 0, "
+                         "'drive': 'ib'}");
+    qtest_qmp_device_add(x->qts, "scsi-generic", "t0",
+                         "{'bus': 'vscsi0.0', 'scsi-id': 1, "
+                         "'drive': 'it'}");
+    rsp = query_identified(x, 0, &host);
+    g_assert_cmpstr(qdict_get_str(host, "iothread"), ==, "io0");
+    g_assert_cmpint(qlist_size(qdict_get_qlist(host, "luns")), ==, 2);
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(host, "luns"), e) {
+        bool disk;
+
+        l = qobject_to(QDict, qlist_entry_obj(e));
+        disk = qdict_get_int(l, "target") == 0;
+        g_assert_cmpstr(qdict_get_str(l, "vendor"), ==, "IET");
+        g_assert_cmpstr(qdict_get_str(l, "model"), ==,
+                        disk ? "VIRTUAL-DISK" : "VIRTUAL-TAPE");
+        g_assert_cmpint(qdict_get_int(l, "peripheral-type"), ==,
+                        disk ? 0 : 1);
+    }
+    qobject_unref(rsp);
+    qxen_stop(x);
+}
+
 static void test_toolstack_url(void)
 {
     QXen *x = qxen_start(DOMID, "%s", "");
@@ -1249,7 +1349,7 @@ static void test_toolstack_url(void)
     QVscsiCmd c;
     uint8_t buf[96];
     unsigned int readers[] = { DOMID };
-    QDict *rsp, *host = NULL, *l;
+    QDict *rsp, *host, *l;
     QListEntry *e;
     const struct {
         int lun;
@@ -1308,15 +1408,7 @@ static void test_toolstack_url(void)
     g_assert_cmphex(c.rslt, ==, 0);
     g_assert_cmphex(buf[0], ==, 0x08);
 
-    rsp = qtest_qmp(x->qts, "{'execute': 'query-xen-pvscsi'}");
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
-        QDict *h = qobject_to(QDict, qlist_entry_obj(e));
-
-        if (qdict_get_int(h, "devid") == 2) {
-            host = h;
-        }
-    }
-    g_assert_nonnull(host);
+    rsp = query_identified(x, 2, &host);
     g_assert_cmpint(qlist_size(qdict_get_qlist(host, "luns")), ==, 2);
     QLIST_FOREACH_ENTRY(qdict_get_qlist(host, "luns"), e) {
         g_autofree char *url = NULL;
@@ -1362,6 +1454,7 @@ int main(int argc, char **argv)
     qxen_add_test("/xen-pvscsi/iscsi/garbage-cdb", test_garbage_cdb);
     qxen_add_test("/xen-pvscsi/iscsi/reservations", test_reservations);
     qxen_add_test("/xen-pvscsi/iscsi/toolstack-url", test_toolstack_url);
+    qxen_add_test("/xen-pvscsi/iscsi/identity", test_identity);
     qxen_add_test("/xen-pvscsi/iscsi/login-refused", test_login_refused);
     qxen_add_test("/xen-pvscsi/iscsi/target-killed", test_target_killed);
     qxen_add_test("/xen-pvscsi/iscsi/target-killed-timeout",

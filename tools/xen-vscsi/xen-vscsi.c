@@ -1001,9 +1001,10 @@ static int cmd_list(XvsHost *h, int argc, char **argv)
         printf("%-10s %-13s %-12s %-8s %-8s %-16s %-4s %-10s %-5s %s\n",
                xvs_json_get_str(r, "vdev"), xvs_json_get_str(r, "state"),
                xvs_json_get_str(r, "qemu-device"),
-               xvs_json_get_str(r, "type"), xvs_json_get_str(r, "vendor"),
-               xvs_json_get_str(r, "model"),
-               xvs_json_get_str(r, "revision"),
+               xvs_json_get_str(r, "type"),
+               xvs_json_get_str(r, "vendor") ?: "-",
+               xvs_json_get_str(r, "model") ?: "-",
+               xvs_json_get_str(r, "revision") ?: "-",
                phys && !g_str_has_prefix(phys, "iscsi://") ? phys :
                phys ? "iscsi" : "-",
                xvs_json_get_str(r, "sg") ?: "-",
