@@ -1,8 +1,8 @@
 /*
  * Test-only Xen hypervisor emulation for qtest: xenstore
  *
- * QEMU's own xenstore implementation (xenstore_impl.c), behind the backend
- * ops that xen-bus uses, and served over the xenstored wire protocol on
+ * QEMU's own xenstore implementation (xenstore_impl.c), behind its backend
+ * ops for xen-bus, and served over the xenstored wire protocol on
  * chardev sockets, so that stock libxenstore (XENSTORED_PATH) talks to it.
  * The "xenstore" connection acts as the guest domain, "xenstore-priv" as
  * dom0 (the toolstack).  A malformed message closes that connection; QEMU
@@ -25,289 +25,34 @@
 /* ---------------------------------------------------------------------- */
 /* Xenstore: backend ops for QEMU itself (acting as dom0)                  */
 
-struct qemu_xs_handle {
-    XenstoreImplState *impl;
-    GList *watches;
-    GQueue events;              /* HvXsEvent, delivered from a BH */
-    QEMUBH *watch_bh;
-};
-
-struct qemu_xs_watch {
-    struct qemu_xs_handle *h;
-    char *path;
-    xs_watch_fn fn;
-    void *opaque;
-};
-
-typedef struct HvXsEvent {
-    struct qemu_xs_watch *w;
-    char *path;
-} HvXsEvent;
-
-static void hv_xs_event_free(HvXsEvent *ev)
-{
-    g_free(ev->path);
-    g_free(ev);
-}
-
-/*
- * xenstore_impl fires watches synchronously, from inside the operation that
- * triggered them (and on registration).  xen-bus callbacks re-enter xenstore,
- * so deliver them later, one at a time, from a BH.
- */
-static void hv_xs_watch_bh(void *opaque)
-{
-    struct qemu_xs_handle *h = opaque;
-    HvXsEvent *ev;
-
-    /* A callback may add or remove watches, or close nothing else. */
-    while ((ev = g_queue_pop_head(&h->events))) {
-        ev->w->fn(ev->w->opaque, ev->path);
-        hv_xs_event_free(ev);
-    }
-}
-
-static void hv_xs_watch_cb(void *opaque, const char *path, const char *token)
-{
-    struct qemu_xs_watch *w = opaque;
-    HvXsEvent *ev = g_new0(HvXsEvent, 1);
-
-    ev->w = w;
-    ev->path = g_strdup(path);
-    g_queue_push_tail(&w->h->events, ev);
-    qemu_bh_schedule(w->h->watch_bh);
-}
-
+/* The ops of xenstore_impl.c, on this device's xenstore */
 static struct qemu_xs_handle *hv_xs_open(void)
 {
-    struct qemu_xs_handle *h;
-
     if (!xen_qtest_hv || !xen_qtest_hv->impl) {
         errno = ENOSYS;
         return NULL;
     }
-    h = g_new0(struct qemu_xs_handle, 1);
-    h->impl = xen_qtest_hv->impl;
-    g_queue_init(&h->events);
-    h->watch_bh = aio_bh_new(qemu_get_aio_context(), hv_xs_watch_bh, h);
-    return h;
+    return xs_impl_be_open(xen_qtest_hv->impl);
 }
 
-static void hv_xs_unwatch(struct qemu_xs_handle *h, struct qemu_xs_watch *w)
+static struct xenstore_backend_ops hv_xs_ops;
+
+/* Node @path = @value, owned by @owner, with @perms for @domid */
+static void hv_xs_put(XenstoreImplState *impl, const char *path,
+                      const char *value, unsigned int owner,
+                      unsigned int domid, unsigned int perms)
 {
-    GList *l, *next;
-
-    xs_impl_unwatch(h->impl, HV_DOMID_BACKEND, w->path, NULL,
-                    hv_xs_watch_cb, w);
-    h->watches = g_list_remove(h->watches, w);
-    /* Drop undelivered events of this watch. */
-    for (l = h->events.head; l; l = next) {
-        HvXsEvent *ev = l->data;
-
-        next = l->next;
-        if (ev->w == w) {
-            hv_xs_event_free(ev);
-            g_queue_delete_link(&h->events, l);
-        }
-    }
-    g_free(w->path);
-    g_free(w);
-}
-
-static void hv_xs_close(struct qemu_xs_handle *h)
-{
-    while (h->watches) {
-        hv_xs_unwatch(h, h->watches->data);
-    }
-    g_queue_clear_full(&h->events, (GDestroyNotify)hv_xs_event_free);
-    qemu_bh_delete(h->watch_bh);
-    g_free(h);
-}
-
-static char *hv_xs_get_domain_path(struct qemu_xs_handle *h,
-                                   unsigned int domid)
-{
-    return g_strdup_printf("/local/domain/%u", domid);
-}
-
-static char **hv_xs_directory(struct qemu_xs_handle *h, xs_transaction_t t,
-                              const char *path, unsigned int *num)
-{
-    GList *items = NULL, *l;
-    unsigned int i = 0;
-    size_t size = 0;
-    char **ret, *p;
-    int err;
-
-    err = xs_impl_directory(h->impl, HV_DOMID_BACKEND, t, path, NULL, &items);
-    if (err) {
-        errno = err;
-        return NULL;
-    }
-    /*
-     * One block, as libxenstore returns it: xen-bus frees only the array.
-     * The pointers first, then the names they point to.
-     */
-    for (l = items; l; l = l->next) {
-        size += sizeof(char *) + strlen(l->data) + 1;
-        i++;
-    }
-    ret = g_malloc0(size + sizeof(char *));
-    p = (char *)&ret[i + 1];
-    i = 0;
-    for (l = items; l; l = l->next) {
-        size_t len = strlen(l->data) + 1;
-
-        memcpy(p, l->data, len);
-        ret[i++] = p;
-        p += len;
-    }
-    *num = i;
-    g_list_free_full(items, g_free);
-    return ret;
-}
-
-static void *hv_xs_read(struct qemu_xs_handle *h, xs_transaction_t t,
-                        const char *path, unsigned int *len)
-{
-    GByteArray *data = g_byte_array_new();
-    int err = xs_impl_read(h->impl, HV_DOMID_BACKEND, t, path, data);
-
-    if (err) {
-        g_byte_array_free(data, TRUE);
-        errno = err;
-        return NULL;
-    }
-    if (len) {
-        *len = data->len;
-    }
-    /* Callers parse the value as a string. */
-    g_byte_array_append(data, (const guint8 *)"", 1);
-    return g_byte_array_free(data, FALSE);
-}
-
-static bool hv_xs_write(struct qemu_xs_handle *h, xs_transaction_t t,
-                        const char *path, const void *data, unsigned int len)
-{
-    g_autoptr(GByteArray) gdata = g_byte_array_new();
-    int err;
-
-    g_byte_array_append(gdata, data, len);
-    err = xs_impl_write(h->impl, HV_DOMID_BACKEND, t, path, gdata);
-    if (err) {
-        errno = err;
-        return false;
-    }
-    return true;
-}
-
-static int hv_xs_set_perms2(XenstoreImplState *impl, xs_transaction_t t,
-                            const char *path, unsigned int owner,
-                            unsigned int domid, unsigned int perms)
-{
+    g_autoptr(GByteArray) data = g_byte_array_new();
     GList *perms_list = NULL;
-    int err;
 
+    g_byte_array_append(data, (const guint8 *)value, strlen(value));
+    xs_impl_write(impl, HV_DOMID_BACKEND, XBT_NULL, path, data);
     perms_list = g_list_append(perms_list,
                                xs_perm_as_string(XS_PERM_NONE, owner));
     perms_list = g_list_append(perms_list, xs_perm_as_string(perms, domid));
-    err = xs_impl_set_perms(impl, HV_DOMID_BACKEND, t, path, perms_list);
+    xs_impl_set_perms(impl, HV_DOMID_BACKEND, XBT_NULL, path, perms_list);
     g_list_free_full(perms_list, g_free);
-    return err;
 }
-
-static bool hv_xs_create(struct qemu_xs_handle *h, xs_transaction_t t,
-                         unsigned int owner, unsigned int domid,
-                         unsigned int perms, const char *path)
-{
-    g_autoptr(GByteArray) data = g_byte_array_new();
-    int err = xs_impl_read(h->impl, HV_DOMID_BACKEND, t, path, data);
-
-    if (err == ENOENT) {
-        err = xs_impl_write(h->impl, HV_DOMID_BACKEND, t, path, data);
-    }
-    if (!err) {
-        err = hv_xs_set_perms2(h->impl, t, path, owner, domid, perms);
-    }
-    if (err) {
-        errno = err;
-        return false;
-    }
-    return true;
-}
-
-static bool hv_xs_destroy(struct qemu_xs_handle *h, xs_transaction_t t,
-                          const char *path)
-{
-    int err = xs_impl_rm(h->impl, HV_DOMID_BACKEND, t, path);
-
-    if (err) {
-        errno = err;
-        return false;
-    }
-    return true;
-}
-
-static struct qemu_xs_watch *hv_xs_watch(struct qemu_xs_handle *h,
-                                         const char *path, xs_watch_fn fn,
-                                         void *opaque)
-{
-    struct qemu_xs_watch *w = g_new0(struct qemu_xs_watch, 1);
-    int err;
-
-    w->h = h;
-    w->fn = fn;
-    w->opaque = opaque;
-    w->path = g_strdup(path);
-    h->watches = g_list_append(h->watches, w);
-    err = xs_impl_watch(h->impl, HV_DOMID_BACKEND, path, NULL,
-                        hv_xs_watch_cb, w);
-    if (err) {
-        hv_xs_unwatch(h, w);
-        errno = err;
-        return NULL;
-    }
-    return w;
-}
-
-static xs_transaction_t hv_xs_transaction_start(struct qemu_xs_handle *h)
-{
-    xs_transaction_t tx = XBT_NULL;
-    int err = xs_impl_transaction_start(h->impl, HV_DOMID_BACKEND, &tx);
-
-    if (err) {
-        errno = err;
-        return XBT_NULL;
-    }
-    return tx;
-}
-
-static bool hv_xs_transaction_end(struct qemu_xs_handle *h, xs_transaction_t t,
-                                  bool abort)
-{
-    int err = xs_impl_transaction_end(h->impl, HV_DOMID_BACKEND, t, !abort);
-
-    if (err) {
-        errno = err;
-        return false;
-    }
-    return true;
-}
-
-static struct xenstore_backend_ops hv_xs_ops = {
-    .open = hv_xs_open,
-    .close = hv_xs_close,
-    .get_domain_path = hv_xs_get_domain_path,
-    .directory = hv_xs_directory,
-    .read = hv_xs_read,
-    .write = hv_xs_write,
-    .create = hv_xs_create,
-    .destroy = hv_xs_destroy,
-    .watch = hv_xs_watch,
-    .unwatch = hv_xs_unwatch,
-    .transaction_start = hv_xs_transaction_start,
-    .transaction_end = hv_xs_transaction_end,
-};
 
 /* ---------------------------------------------------------------------- */
 /* Xenstore: wire protocol server on a chardev                             */
@@ -838,7 +583,6 @@ static void hv_xs_populate(XenQtestHV *s)
     static const char *const guest_dirs[] = {
         "device", "data", "control", "attr", "drivers", "error", "feature",
     };
-    struct qemu_xs_handle h = { .impl = s->impl };
     g_autofree char *dom_path = g_strdup_printf("/local/domain/%u", s->domid);
     g_autofree char *domid_str = g_strdup_printf("%u", s->domid);
     g_autofree char *name = g_strdup_printf("qtest-guest-%u", s->domid);
@@ -856,19 +600,16 @@ static void hv_xs_populate(XenQtestHV *s)
         g_autofree char *path = g_strconcat(dom_path, dom0_owned[i].node,
                                             NULL);
 
-        hv_xs_write(&h, XBT_NULL, path, dom0_owned[i].value,
-                    strlen(dom0_owned[i].value));
-        hv_xs_set_perms2(s->impl, XBT_NULL, path, HV_DOMID_BACKEND, s->domid,
-                         XS_PERM_READ);
+        hv_xs_put(s->impl, path, dom0_owned[i].value, HV_DOMID_BACKEND,
+                  s->domid, XS_PERM_READ);
     }
     /* Subdirectories the guest owns. */
     for (int i = 0; i < ARRAY_SIZE(guest_dirs); i++) {
         g_autofree char *path = g_strdup_printf("%s/%s", dom_path,
                                                 guest_dirs[i]);
 
-        hv_xs_write(&h, XBT_NULL, path, "", 0);
-        hv_xs_set_perms2(s->impl, XBT_NULL, path, s->domid, HV_DOMID_BACKEND,
-                         XS_PERM_NONE);
+        hv_xs_put(s->impl, path, "", s->domid, HV_DOMID_BACKEND,
+                  XS_PERM_NONE);
     }
 }
 
@@ -880,5 +621,6 @@ void xen_qtest_hv_xs_init(XenQtestHV *s)
     if (qemu_chr_fe_backend_connected(&s->xs_priv.chr)) {
         xsw_init(s, &s->xs_priv, "xenstore-priv", HV_DOMID_BACKEND);
     }
+    xs_impl_be_ops_init(&hv_xs_ops, hv_xs_open);
     xen_xenstore_ops = &hv_xs_ops;
 }
