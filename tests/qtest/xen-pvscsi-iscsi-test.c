@@ -238,17 +238,20 @@ static void check_disk_file(uint64_t off, const void *data, size_t len)
 /* Disk                                                                    */
 
 /*
- * One iSCSI disk LUN twice: through scsi-block at 0:0:0 (the target's own
- * identity and sense) and through scsi-hd at 0:1:0 (QEMU's emulation).
+ * One iSCSI disk LUN three times: through scsi-block at 0:0:0 (the target's
+ * own identity and sense), through scsi-hd at 0:1:0 (QEMU's emulation) and
+ * through scsi-generic at 0:2:0.
  */
 static void test_disk(void)
 {
     g_autofree char *ib = iscsi_blockdev("ib", DISK_LUN);
     g_autofree char *ih = iscsi_blockdev("ih", DISK_LUN);
+    g_autofree char *ig = iscsi_blockdev("ig", DISK_LUN);
     QXen *x = qxen_start(DOMID,
-        "%s%s-device xen-pvscsi,id=vscsi0,devid=0,max-sg-grant=256 "
+        "%s%s%s-device xen-pvscsi,id=vscsi0,devid=0,max-sg-grant=256 "
         "-device scsi-block,bus=vscsi0.0,scsi-id=0,drive=ib "
-        "-device scsi-hd,bus=vscsi0.0,scsi-id=1,drive=ih", ib, ih);
+        "-device scsi-hd,bus=vscsi0.0,scsi-id=1,drive=ih "
+        "-device scsi-generic,bus=vscsi0.0,scsi-id=2,drive=ig", ib, ih, ig);
     QVscsiFront f;
     QVscsiCmd c;
     uint8_t buf[256];
@@ -261,6 +264,7 @@ static void test_disk(void)
     qvscsi_connect(&f);
     clear_ua(&f, 0, 0);
     clear_ua(&f, 0, 1);
+    clear_ua(&f, 0, 2);
 
     /* scsi-block: the target's INQUIRY data and VPD pages */
     inquiry(&f, &c, 0, 0, -1, buf, 96);
@@ -303,19 +307,21 @@ static void test_disk(void)
     }
 
     /*
-     * Writes of every size up to the sg-grant maximum, each way, read
-     * back the other way and found in tgtd's backing file.
+     * Writes of every size up to the sg-grant maximum, through each LUN,
+     * read back through the next one and found in tgtd's backing file.
      */
     for (int i = 0; i < ARRAY_SIZE(sizes); i++) {
-        for (int id = 0; id < 2; id++) {
-            uint32_t lba = 4096 + i * 4096 + id * 2048;
+        for (int id = 0; id < 3; id++) {
+            uint32_t lba = 4096 + i * 4096 + id * 1024;
 
-            fill(wbuf, sizes[i], i * 2 + id);
+            fill(wbuf, sizes[i], i * 3 + id);
             rw10(&f, &c, 0, id, true, lba, wbuf, sizes[i]);
             g_assert_cmphex(c.rslt, ==, 0);
+            g_assert_cmpuint(c.residual, ==, 0);
             memset(rbuf, 0, sizes[i]);
-            rw10(&f, &c, 0, !id, false, lba, rbuf, sizes[i]);
+            rw10(&f, &c, 0, (id + 1) % 3, false, lba, rbuf, sizes[i]);
             g_assert_cmphex(c.rslt, ==, 0);
+            g_assert_cmpuint(c.residual, ==, 0);
             g_assert_cmpmem(rbuf, sizes[i], wbuf, sizes[i]);
             check_disk_file((uint64_t)lba * 512, wbuf, sizes[i]);
         }
