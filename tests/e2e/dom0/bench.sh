@@ -6,6 +6,10 @@
 #   (c) Linux xen-scsiback + LIO fileio         (/dev/shm/lio.img; the one
 #       place where xen-scsiback is loaded, vscsi nodes written by hand:
 #       libxl 4.17 has no vscsi)
+# and, for the passthrough rows, two scsi_debug disks in dom0 (a store
+# each, no delay), one on each side:
+#   (a) scsi-generic on the first one's sg node, on xen-pvscsi's host
+#   (c) LIO pscsi on the second, a second LUN of xen-scsiback's host
 # The guest (guest/init-bench.sh) runs fio and prints BENCH-RES lines; this
 # script copies them to the console as "BENCH-LINE:" for the host's table.
 #
@@ -25,6 +29,21 @@ xl list >/dev/null || { info "xl not working"; exit 1; }
 for f in pvscsi qdisk lio pvscsi-d; do dd if=/dev/zero of=/dev/shm/$f.img bs=1M count=$SIZE_MB status=none; alive; done
 df -h /dev/shm | sed 's/^/E2E-INFO:   /'
 
+# Passthrough: scsi_debug disks, found by their INQUIRY model
+PT_MB=64
+modprobe scsi_debug dev_size_mb=$PT_MB num_tgts=1 max_luns=1 add_host=2 per_host_store=1 delay=0 ptype=0 ||
+  modprobe scsi_debug dev_size_mb=$PT_MB num_tgts=1 max_luns=1 add_host=2 delay=0 ptype=0 ||
+  { info "modprobe scsi_debug failed"; exit 1; }
+udevadm settle -t 30 2>/dev/null
+PT=()
+for s in /sys/bus/scsi/devices/*:*:*:*; do
+  [ "$(tr -d ' ' < $s/model 2>/dev/null)" = scsi_debug ] && [ "$(cat $s/type)" = 0 ] && PT+=(${s##*/})
+done
+[ ${#PT[@]} = 2 ] || { info "scsi_debug: want two disks, have: ${PT[*]}"; exit 1; }
+PT_SG=/dev/$(ls /sys/bus/scsi/devices/${PT[0]}/scsi_generic)
+PT_C=/dev/$(ls /sys/bus/scsi/devices/${PT[1]}/block)
+info "scsi_debug: ${PT[0]} ($PT_SG) for xen-pvscsi's scsi-generic, ${PT[1]} ($PT_C) for LIO pscsi"
+
 info "LIO fileio on /dev/shm/lio.img for xen-scsiback"
 WWN=naa.5001405000000001; NEXUS=naa.5001405000000002
 modprobe xen-scsiback || exit 1         # blacklisted for autoload; explicit here
@@ -36,6 +55,14 @@ echo "fd_dev_name=/dev/shm/lio.img,fd_dev_size=$((SIZE_MB * 1024 * 1024))" > $CF
 echo 1 > $CF/core/fileio_0/lun0/enable || exit 1
 mkdir -p $CF/xen-pvscsi/$WWN/tpgt_1/lun/lun_0 || exit 1
 ln -s $CF/core/fileio_0/lun0 $CF/xen-pvscsi/$WWN/tpgt_1/lun/lun_0/lun0 || exit 1
+modprobe target_core_pscsi || exit 1
+IFS=: read -r h c t l <<< "${PT[1]}"
+mkdir -p $CF/core/pscsi_0/pt0
+echo "scsi_host_id=$h,scsi_channel_id=$c,scsi_target_id=$t,scsi_lun_id=$l" > $CF/core/pscsi_0/pt0/control
+echo "$PT_C" > $CF/core/pscsi_0/pt0/udev_path
+echo 1 > $CF/core/pscsi_0/pt0/enable || { info "LIO pscsi on ${PT[1]} failed"; exit 1; }
+mkdir -p $CF/xen-pvscsi/$WWN/tpgt_1/lun/lun_1 || exit 1
+ln -s $CF/core/pscsi_0/pt0 $CF/xen-pvscsi/$WWN/tpgt_1/lun/lun_1/pt0 || exit 1
 echo $NEXUS > $CF/xen-pvscsi/$WWN/tpgt_1/nexus || exit 1
 
 cat > /tmp/bench.cfg <<CFG
@@ -58,7 +85,9 @@ BE=/local/domain/0/backend/vscsi/$D/1
 xenstore-write $FE/backend $BE $FE/backend-id 0 \
   $BE/frontend $FE $BE/frontend-id $D $BE/online 1 $BE/feature-host 0 \
   $BE/vscsi-devs/dev-0/p-dev "$WWN:0" $BE/vscsi-devs/dev-0/v-dev "1:0:0:0" \
-  $BE/vscsi-devs/dev-0/state 1
+  $BE/vscsi-devs/dev-0/state 1 \
+  $BE/vscsi-devs/dev-1/p-dev "$WWN:1" $BE/vscsi-devs/dev-1/v-dev "1:0:1:0" \
+  $BE/vscsi-devs/dev-1/state 1
 xenstore-chmod -r $FE n$D r0
 xenstore-chmod -r $BE n0 r$D
 xenstore-write $FE/state 1
@@ -103,6 +132,8 @@ env $QENV timeout -k 5 1500 $Q -machine xenpv -xen-domid $D -xen-attach -nodefau
   -drive file=/dev/shm/qdisk.img,if=none,id=b,format=raw,cache=writeback$AIOB \
   -device xen-pvscsi,id=h0,devid=0$IOA \
   -device scsi-hd,bus=h0.0,channel=0,scsi-id=0,lun=0,drive=a \
+  -blockdev driver=host_device,node-name=pt,filename=$PT_SG \
+  -device scsi-generic,bus=h0.0,channel=0,scsi-id=1,lun=0,drive=pt \
   -device xen-disk,vdev=xvda,drive=b$IOB "${DEV_D[@]}" > /tmp/bench-qemu.log 2>&1 &
 QPID=$!
 for i in $(seq 1 60); do

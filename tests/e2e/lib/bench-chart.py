@@ -49,6 +49,7 @@ set terminal %s
 set output "%s"
 set title "%s"
 set style data histograms
+set datafile missing "-"
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
