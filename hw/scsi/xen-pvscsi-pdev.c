@@ -296,6 +296,16 @@ bool xen_pvscsi_pdev_resolve(const char *pdev, const char *model,
         BlockBackend *blk = blk_by_name(pdev);
         BlockDriverState *bs = blk ? blk_bs(blk) : bdrv_find_node(pdev);
 
+        if (!blk && !bs && !g_ascii_strncasecmp(pdev, "naa.", 4)) {
+            /*
+             * SUSE's libxl writes the LIO target that xen-scsiback would
+             * serve (naa.<WWN>:<LUN>) where configfs has one.
+             */
+            error_setg(errp, "p-dev '%s': a naa. name (a LIO target of "
+                       "xen-scsiback) is not resolved by xen-pvscsi; give the "
+                       "device's H:C:T:L or /dev path", pdev);
+            return false;
+        }
         if (!blk && !bs) {
             error_setg(errp, "p-dev '%s' is neither a host device, an "
                        "H:C:T:L, an iscsi:// URL, a drive nor a block node",

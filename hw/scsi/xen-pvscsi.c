@@ -28,6 +28,7 @@
 #include "qapi/qapi-events-qdev.h"
 #include "qapi/qapi-visit-qom.h"
 #include "qapi/visitor.h"
+#include "qobject/qdict.h"
 #include "qom/object_interfaces.h"
 #include "hw/hotplug.h"
 #include "migration/blocker.h"
@@ -1032,10 +1033,27 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
 /* ---------------------------------------------------------------------- */
 /* Device                                                                  */
 
+/*
+ * The devid names the frontend's device/vscsi/<devid>, whatever the
+ * backend type: one host per devid on the bus.
+ */
 static char *xen_pvscsi_get_name(XenDevice *xendev, Error **errp)
 {
     XenPVSCSI *s = XEN_PVSCSI(xendev);
+    BusState *bus = qdev_get_parent_bus(DEVICE(xendev));
+    BusChild *kid;
 
+    QTAILQ_FOREACH(kid, &bus->children, sibling) {
+        Object *other = OBJECT(kid->child);
+
+        if (other != OBJECT(s) && kid->child->realized &&
+            object_dynamic_cast(other, TYPE_XEN_PVSCSI) &&
+            XEN_PVSCSI(other)->devid == s->devid) {
+            error_setg(errp, "devid %u is in use by another %s",
+                       s->devid, TYPE_XEN_PVSCSI);
+            return NULL;
+        }
+    }
     return g_strdup_printf("%u", s->devid);
 }
 
@@ -1337,19 +1355,42 @@ XenPVSCSIInfoList *qmp_query_xen_pvscsi(Error **errp)
 /* Backends created by a toolstack                                         */
 
 /*
- * A toolstack that writes backend/qvscsi/<domid>/<devid> with online = 1
- * and state = 1 makes xen-bus call this: the HBA is created with an
- * IOThread of its own (as xen-block does for qdisk), then every LUN of
- * vscsi-devs in state 1.  A LUN that cannot be created is set to state 6
- * with the reason in the backend's error node; the others still work.
+ * What a toolstack may ask for in the backend's directory that xen-pvscsi
+ * does not do.  feature-host = 1 (SUSE's libxl, "vscsi = [ '...,
+ * feature-host' ]") asks the kernel backend to pass every command through
+ * to the host's devices, its emulation (REPORT LUNS, ...) off; QEMU's SCSI
+ * bus always answers REPORT LUNS itself, so that cannot be honoured.
+ */
+static bool xen_pvscsi_backend_check(QDict *opts, Error **errp)
+{
+    const char *host = qdict_get_try_str(opts, "feature-host");
+
+    if (host && strcmp(host, "0")) {
+        error_setg(errp, "feature-host = '%s' is not supported: xen-pvscsi "
+                   "serves LUNs, not whole hosts; remove feature-host", host);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * A toolstack that writes backend/qvscsi/<domid>/<devid> (or, opted in,
+ * backend/vscsi/...) with online = 1 and state = 1 makes xen-bus call this:
+ * the HBA is created with an IOThread of its own (as xen-block does for
+ * qdisk), then every LUN of vscsi-devs in state 1.  A LUN that cannot be
+ * created is set to state 6 with the reason in the backend's error node;
+ * the others still work.  A host that cannot be created is set to state 6
+ * with the reason in its error node (and QEMU's log, by xen-bus).
  */
 static void xen_pvscsi_backend_create(XenBackendInstance *backend,
+                                      const char *type, const char *be_type,
                                       QDict *opts, Error **errp)
 {
     ERRP_GUARD();
     XenBus *xenbus = xen_backend_get_bus(backend);
     const char *name = xen_backend_get_name(backend);
     g_autofree char *iothread_id = NULL;
+    g_autofree char *path = NULL;
     ObjectOptions *oopts;
     XenDevice *xendev;
     XenPVSCSI *s;
@@ -1359,7 +1400,20 @@ static void xen_pvscsi_backend_create(XenBackendInstance *backend,
         error_setg(errp, "failed to parse device id '%s'", name);
         return;
     }
-    trace_xen_pvscsi_backend_create(devid);
+
+    xendev = XEN_DEVICE(qdev_new(type));
+    s = XEN_PVSCSI(xendev);
+    if (!strcmp(type, TYPE_XEN_PVSCSI_VSCSI) && !s->vscsi_enabled) {
+        /* Not ours: Linux's xen-scsiback may serve it */
+        trace_xen_pvscsi_backend_ignored(devid, be_type);
+        object_unref(OBJECT(xendev));
+        return;
+    }
+    trace_xen_pvscsi_backend_create(devid, be_type);
+    if (!xen_pvscsi_backend_check(opts, errp)) {
+        object_unref(OBJECT(xendev));
+        goto refused;
+    }
 
     iothread_id = g_strdup_printf("xen-pvscsi%u-iothread", devid);
     oopts = g_new(ObjectOptions, 1);
@@ -1371,11 +1425,10 @@ static void xen_pvscsi_backend_create(XenBackendInstance *backend,
     qapi_free_ObjectOptions(oopts);
     if (*errp) {
         error_prepend(errp, "failed to create iothread: ");
-        return;
+        object_unref(OBJECT(xendev));
+        goto refused;
     }
 
-    xendev = XEN_DEVICE(qdev_new(TYPE_XEN_PVSCSI));
-    s = XEN_PVSCSI(xendev);
     if (!object_property_set_uint(OBJECT(xendev), "devid", devid, errp) ||
         !object_property_set_str(OBJECT(xendev), "iothread", iothread_id,
                                  errp)) {
@@ -1394,6 +1447,13 @@ static void xen_pvscsi_backend_create(XenBackendInstance *backend,
 
 fail:
     qmp_object_del(iothread_id, NULL);
+refused:
+    /* Tell the toolstack too: state Closed, the reason in error */
+    path = g_strdup_printf("backend/%s/%u/%s", be_type, xen_domid, name);
+    xs_node_printf(xenbus->xsh, XBT_NULL, path, "error", NULL, "%s",
+                   error_get_pretty(*errp));
+    xs_node_printf(xenbus->xsh, XBT_NULL, path, "state", NULL, "%u",
+                   XenbusStateClosed);
 }
 
 static void xen_pvscsi_backend_destroy(XenBackendInstance *backend,
@@ -1415,15 +1475,71 @@ static void xen_pvscsi_backend_destroy(XenBackendInstance *backend,
     }
 }
 
+static void xen_pvscsi_qvscsi_create(XenBackendInstance *backend,
+                                     QDict *opts, Error **errp)
+{
+    xen_pvscsi_backend_create(backend, TYPE_XEN_PVSCSI, XEN_PVSCSI_BACKEND,
+                              opts, errp);
+}
+
+static void xen_pvscsi_vscsi_create(XenBackendInstance *backend,
+                                    QDict *opts, Error **errp)
+{
+    xen_pvscsi_backend_create(backend, TYPE_XEN_PVSCSI_VSCSI,
+                              XEN_PVSCSI_BACKEND_VSCSI, opts, errp);
+}
+
 static const XenBackendInfo xen_pvscsi_backend_info = {
     .type = XEN_PVSCSI_BACKEND,
-    .create = xen_pvscsi_backend_create,
+    .create = xen_pvscsi_qvscsi_create,
+    .destroy = xen_pvscsi_backend_destroy,
+};
+
+static const XenBackendInfo xen_pvscsi_vscsi_backend_info = {
+    .type = XEN_PVSCSI_BACKEND_VSCSI,
+    .create = xen_pvscsi_vscsi_create,
     .destroy = xen_pvscsi_backend_destroy,
 };
 
 static void xen_pvscsi_register_backend(void)
 {
     xen_backend_register(&xen_pvscsi_backend_info);
+    xen_backend_register(&xen_pvscsi_vscsi_backend_info);
 }
 
 xen_backend_init(xen_pvscsi_register_backend);
+
+/*
+ * Backend type "vscsi" is Linux's xen-scsiback's: a host is made for it
+ * only where the admin asked for it with -global xen-pvscsi-vscsi.enable=on
+ * (a QEMU started without it leaves those backends to the kernel).
+ */
+static const Property xen_pvscsi_vscsi_props[] = {
+    DEFINE_PROP_BOOL("enable", XenPVSCSI, vscsi_enabled, false),
+};
+
+static void xen_pvscsi_vscsi_class_init(ObjectClass *class, void *data)
+{
+    DeviceClass *dev_class = DEVICE_CLASS(class);
+    XenDeviceClass *xendev_class = XEN_DEVICE_CLASS(class);
+
+    xendev_class->backend = XEN_PVSCSI_BACKEND_VSCSI;
+    dev_class->desc = "Xen paravirtual SCSI host that a toolstack created "
+                      "under backend type vscsi";
+    /* Made by xen-bus for a toolstack's backend, never by the user */
+    dev_class->user_creatable = false;
+    device_class_set_props(dev_class, xen_pvscsi_vscsi_props);
+}
+
+static const TypeInfo xen_pvscsi_vscsi_type_info = {
+    .name = TYPE_XEN_PVSCSI_VSCSI,
+    .parent = TYPE_XEN_PVSCSI,
+    .class_init = xen_pvscsi_vscsi_class_init,
+};
+
+static void xen_pvscsi_vscsi_register_types(void)
+{
+    type_register_static(&xen_pvscsi_vscsi_type_info);
+}
+
+type_init(xen_pvscsi_vscsi_register_types)

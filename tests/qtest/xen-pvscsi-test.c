@@ -2769,6 +2769,262 @@ static void test_toolstack_hotplug(void)
     unlink(img6);
 }
 
+/* Whether query-xen-pvscsi lists host @devid */
+static bool host_exists(QXen *x, unsigned int devid)
+{
+    QDict *rsp = qtest_qmp(x->qts, "{'execute': 'query-xen-pvscsi'}");
+    QListEntry *e;
+    bool found = false;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        QDict *h = qobject_to(QDict, qlist_entry_obj(e));
+
+        found |= qdict_get_int(h, "devid") == devid;
+    }
+    qobject_unref(rsp);
+    return found;
+}
+
+/*
+ * A host as SUSE's libxl (libxl_vscsi.c) writes it for "vscsi = [ ... ]":
+ * backend type vscsi, frontend-id, online, state, libxl_ctrl_index,
+ * feature-host, and per LUN p-dev (H:C:T:L, or naa.<WWN>:<LUN> for a LIO
+ * target), p-devname (the name the admin gave), v-dev and state; the
+ * frontend's backend, backend-id and state.
+ */
+static void suse_write_host(struct xs_handle *tool, QVscsiFront *f,
+                            const char *feature_host)
+{
+    unsigned int guest[] = { DOMID };
+    unsigned int dom0[] = { 0 };
+    g_autofree char *fe_be = g_strdup_printf("%s/backend", f->fe);
+    g_autofree char *fe_beid = g_strdup_printf("%s/backend-id", f->fe);
+    g_autofree char *fe_state = g_strdup_printf("%s/state", f->fe);
+    g_autofree char *idx = g_strdup_printf("%u", f->devid);
+
+    qxs_mkdir(tool, f->be);
+    qxs_set_perms(tool, f->be, 0, guest, 1);
+    qxs_mkdir(tool, f->fe);
+    qxs_set_perms(tool, f->fe, DOMID, dom0, 1);
+    qxs_write(tool, fe_be, f->be);
+    qxs_write(tool, fe_beid, "0");
+    qxs_write(tool, fe_state, "1");
+    ts_write(tool, f, "frontend", f->fe);
+    ts_write(tool, f, "frontend-id", "1");
+    ts_write(tool, f, "libxl_ctrl_index", idx);
+    ts_write(tool, f, "feature-host", feature_host);
+}
+
+static void suse_write_lun(struct xs_handle *tool, QVscsiFront *f, int n,
+                           const char *pdev, const char *devname,
+                           const char *vdev)
+{
+    g_autofree char *k = qvscsi_be_key(f, "vscsi-devs/dev-%d/p-devname", n);
+
+    qxs_write(tool, k, devname);
+    ts_write_lun(tool, f, n, pdev, vdev, NULL);
+}
+
+static void suse_online(struct xs_handle *tool, QVscsiFront *f)
+{
+    ts_write(tool, f, "online", "1");
+    ts_write(tool, f, "state", "1");
+}
+
+static void suse_front(QVscsiFront *f, QXen *x, unsigned int devid)
+{
+    qvscsi_init(f, x, devid);
+    g_free(f->be);
+    f->be = g_strdup_printf("/local/domain/0/backend/vscsi/%u/%u", x->domid,
+                            devid);
+}
+
+/*
+ * Backend type vscsi is Linux's xen-scsiback's: QEMU leaves it alone, but
+ * serves it where -global xen-pvscsi-vscsi.enable=on asks for it.  A SUSE
+ * libxl host: a LUN on a block node works, hot add and remove as libxl
+ * does them work, an H:C:T:L that does not exist and a LIO name get their
+ * reason; feature-host = 1 and a devid in use are refused with theirs; the
+ * toolstack's teardown removes the host.
+ */
+static void test_toolstack_vscsi(void)
+{
+    QXen *x;
+    QVscsiFront f, q, fh, clash;
+    QVscsiCmd c;
+    struct xs_handle *tool;
+    uint8_t buf[4096];
+    unsigned int added, removed;
+    g_autofree char *err = NULL;
+    QDict *h, *rsp;
+
+    make_images();
+
+    /* Not asked for: a qvscsi host is made, the vscsi one is not. */
+    x = qxen_start(DOMID, "-blockdev driver=file,node-name=f0,filename=%s "
+                   "-blockdev driver=raw,node-name=d0,file=f0", img[0]);
+    tool = x->xs_priv;
+    suse_front(&f, x, 0);
+    suse_write_host(tool, &f, "0");
+    suse_write_lun(tool, &f, 0, "d0", "d0", "0:0:0:0");
+    suse_online(tool, &f);
+    qvscsi_init(&q, x, 1);
+    qxs_mkdir(tool, q.be);
+    ts_write(tool, &q, "frontend", q.fe);
+    ts_write(tool, &q, "frontend-id", "1");
+    ts_write(tool, &q, "online", "1");
+    ts_write(tool, &q, "state", "1");
+    {
+        g_autofree char *k = qvscsi_be_key(&q, "state");
+        g_autofree char *v = qvscsi_be_key(&f, "state");
+
+        /* xen-bus enumerates every type at each change under backend/ */
+        qxs_wait_state(x, tool, k, 2);
+        g_assert_cmpint(qxs_read_int(tool, v, -1), ==, 1);
+    }
+    g_assert_false(host_exists(x, 0));
+    h = query_host(x, 1);
+    g_assert_nonnull(h);
+    qobject_unref(h);
+    qvscsi_free(&f);
+    qvscsi_free(&q);
+    qxen_stop(x);
+
+    x = qxen_start(DOMID, "-global xen-pvscsi-vscsi.enable=on "
+                   "-blockdev driver=file,node-name=f0,filename=%s "
+                   "-blockdev driver=raw,node-name=d0,file=f0 "
+                   "-blockdev driver=file,node-name=f1,filename=%s "
+                   "-blockdev driver=raw,node-name=d1,file=f1 "
+                   "-device xen-pvscsi,id=vscsi2,devid=2",
+                   img[0], img[1]);
+    tool = x->xs_priv;
+    /* Made for a toolstack's backend only */
+    rsp = qtest_qmp(x->qts, "{'execute': 'device_add', 'arguments': "
+                    "{'driver': 'xen-pvscsi-vscsi', 'devid': 5}}");
+    g_assert_true(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+
+    suse_front(&f, x, 0);
+    suse_write_host(tool, &f, "0");
+    /* A block node: what this host without SCSI devices can serve */
+    suse_write_lun(tool, &f, 0, "d0", "d0", "0:0:0:0");
+    suse_write_lun(tool, &f, 1, "7:0:1:0", "/dev/sdz", "0:0:1:0");
+    suse_write_lun(tool, &f, 2, "naa.6001405c0ffee001:3", "/dev/sdy",
+                   "0:0:2:0");
+    suse_online(tool, &f);
+    {
+        g_autofree char *k = qvscsi_be_key(&f, "state");
+
+        qxs_wait_state(x, x->xs, k, 2);
+    }
+    g_assert_cmpint(lun_state(&f, 0), ==, 1);
+    g_assert_cmpint(lun_state(&f, 1), ==, 6);
+    g_assert_cmpint(lun_state(&f, 2), ==, 6);
+    err = lun_error(&f, 1);
+    g_assert_cmpstr(err, ==, "p-dev '7:0:1:0': no such SCSI device on this "
+                    "host");
+    g_free(err);
+    err = lun_error(&f, 2);
+    g_assert_nonnull(strstr(err, "p-dev 'naa.6001405c0ffee001:3': a naa. "
+                            "name (a LIO target of xen-scsiback)"));
+    g_free(err);
+    err = NULL;
+
+    qvscsi_connect(&f);
+    g_assert_cmpint(lun_state(&f, 0), ==, 4);
+    clear_ua(&f, 0, 0, 0);
+    read10(&f, 0, 0, 33, buf, sizeof(buf), &c);
+    check_read(&c, 0, 33);
+    h = query_host(x, 0);
+    g_assert_cmpstr(qdict_get_str(h, "backend"), ==,
+                    "/local/domain/0/backend/vscsi/1/0");
+    g_assert_cmpstr(qdict_get_str(h, "frontend"), ==,
+                    "/local/domain/1/device/vscsi/0");
+    g_assert_cmpint(qlist_size(qdict_get_qlist(h, "luns")), ==, 1);
+    qobject_unref(h);
+
+    /* xl scsi-attach: dev-3 in state 1, then the backend's 7 */
+    suse_write_lun(tool, &f, 3, "d1", "d1", "0:0:3:1");
+    ts_write(tool, &f, "state", "7");
+    qvscsi_reconfigure(&f, &added, &removed);
+    g_assert_cmpuint(added, ==, 1);
+    g_assert_cmpint(lun_state(&f, 3), ==, 4);
+    clear_ua(&f, 0, 3, 1);
+    read10(&f, 3, 1, 5, buf, sizeof(buf), &c);
+    check_read(&c, 1, 5);
+    /* xl scsi-detach: dev-0 in state 5, then 7; libxl wants 6 */
+    {
+        g_autofree char *k = qvscsi_be_key(&f, "vscsi-devs/dev-0/state");
+
+        qxs_write(tool, k, "5");
+    }
+    ts_write(tool, &f, "state", "7");
+    qvscsi_reconfigure(&f, &added, &removed);
+    g_assert_cmpuint(removed, ==, 1);
+    g_assert_cmpint(lun_state(&f, 0), ==, 6);
+    g_assert_cmphex(qvscsi_tur(&f, 0, 0, 0), ==, RSLT_NO_CONNECT);
+    qobject_unref(qtest_qmp_eventwait_ref(x->qts, "DEVICE_DELETED"));
+
+    /* feature-host = 1: refused, with the reason for the toolstack */
+    suse_front(&fh, x, 3);
+    suse_write_host(tool, &fh, "1");
+    suse_write_lun(tool, &fh, 0, "d1", "d1", "3:0:0:0");
+    suse_online(tool, &fh);
+    {
+        g_autofree char *k = qvscsi_be_key(&fh, "state");
+        g_autofree char *e = qvscsi_be_key(&fh, "error");
+
+        qxs_wait_state(x, x->xs, k, 6);
+        err = qxs_read(x->xs, e);
+        g_assert_nonnull(strstr(err, "feature-host = '1' is not supported"));
+        g_free(err);
+        err = NULL;
+    }
+    g_assert_false(host_exists(x, 3));
+
+    /* devid 2 is the command line's qvscsi host: one frontend each */
+    suse_front(&clash, x, 2);
+    qxs_mkdir(tool, clash.be);
+    ts_write(tool, &clash, "frontend", clash.fe);
+    ts_write(tool, &clash, "frontend-id", "1");
+    ts_write(tool, &clash, "feature-host", "0");
+    suse_online(tool, &clash);
+    {
+        g_autofree char *k = qvscsi_be_key(&clash, "state");
+        g_autofree char *e = qvscsi_be_key(&clash, "error");
+
+        qxs_wait_state(x, tool, k, 6);
+        err = qxs_read(tool, e);
+        g_assert_nonnull(strstr(err, "devid 2 is in use"));
+    }
+    h = query_host(x, 2);
+    g_assert_cmpstr(qdict_get_str(h, "backend"), ==,
+                    "/local/domain/0/backend/qvscsi/1/2");
+    qobject_unref(h);
+
+    /* Teardown as libxl does it */
+    ts_write(tool, &f, "online", "0");
+    ts_write(tool, &f, "state", "5");
+    {
+        g_autofree char *k = qvscsi_be_key(&f, "state");
+        g_autofree char *fe = g_strdup_printf("%s/state", f.fe);
+
+        qxs_wait_state(x, x->xs, k, 5);
+        qxs_write(x->xs, fe, "6");
+    }
+    for (int i = 0; qxs_exists(tool, f.be) && i < 500; i++) {
+        g_usleep(10 * 1000);
+    }
+    g_assert_false(qxs_exists(tool, f.be));
+    qvscsi_release(&f);
+    g_assert_false(host_exists(x, 0));
+    g_assert_false(qom_exists(x, "/objects/xen-pvscsi0-iothread"));
+    qvscsi_free(&f);
+    qvscsi_free(&fh);
+    qvscsi_free(&clash);
+    qxen_stop(x);
+}
+
 /*
  * xl save / xl restore (and the destination of xl migrate): libxl stops the
  * device model, saves its device state with xen-save-devices-state, and
@@ -3123,6 +3379,7 @@ int main(int argc, char **argv)
 
     g_test_init(&argc, &argv, NULL);
     qxen_add_tests_twice("xen-pvscsi", cases, ARRAY_SIZE(cases), &use_iothread);
+    qxen_add_test("/xen-pvscsi/toolstack/vscsi", test_toolstack_vscsi);
     ret = g_test_run();
     for (int n = 0; n < 2; n++) {
         if (img[n]) {

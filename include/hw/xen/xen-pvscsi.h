@@ -23,6 +23,14 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenPVSCSI, XEN_PVSCSI)
 #define XEN_PVSCSI_BACKEND      "qvscsi"
 #define XEN_PVSCSI_DEVICE       "vscsi"
 
+/*
+ * A host that a toolstack created under backend type "vscsi" (what xm and
+ * SUSE's libxl write for the kernel's backend), made only where
+ * -global xen-pvscsi-vscsi.enable=on asked for it.
+ */
+#define TYPE_XEN_PVSCSI_VSCSI   "xen-pvscsi-vscsi"
+#define XEN_PVSCSI_BACKEND_VSCSI "vscsi"
+
 /* Linux's xen-scsiback advertises 128 (SG_ALL); see the docs. */
 #define XEN_PVSCSI_DEFAULT_SG_GRANT 128
 /* 26 indirect pages of 512 descriptors */
@@ -66,6 +74,7 @@ struct XenPVSCSI {
     uint64_t grant_map_threshold;   /* bytes, 0: always copy */
     bool migrate_passthrough;   /* local passthrough LUNs exist there too */
     uint32_t reconfigure_timeout;   /* seconds, 0: wait for ever */
+    bool vscsi_enabled;         /* xen-pvscsi-vscsi's "enable" */
 
     SCSIBus bus;
     GHashTable *luns;           /* SCSIDevice * -> XenPVSCSILun * */

@@ -665,6 +665,92 @@ judge() {
     tap "" "$K: guest completes, QEMU alive" "qemu-alive=$qalive"
 }
 
+# ------------------------------------------------------------------ SUSE's xl
+# Backends of type vscsi written exactly as SUSE's libxl writes them
+# (libxl_vscsi.c: frontend-id, online, state, libxl_ctrl_index,
+# feature-host; per LUN p-dev H:C:T:L, p-devname, v-dev, state; the
+# frontend's backend, backend-id, state) for a PV domain kept paused, and
+# our QEMU started for it with -global xen-pvscsi-vscsi.enable=on.  Host 7:
+# dev-0 names dom0's first scsi_debug disk by its H:C:T:L, dev-1 an address
+# with no device; host 8 asks for feature-host.  Checked in dom0: the host
+# and its LUN made from sysfs (scsi-block, the disk's own INQUIRY), the
+# states and reasons in xenstore, libxl's teardown.  The guest's side of a
+# host is the same protocol as qvscsi's, which the guests below check.
+suse_vscsi() {
+  local name=e2e-suse D QPID QMPS=/run/e2e/qmp-e2e-suse.sock be fe be8 fe8 i s0 s1 e1 s8 e8 q gone
+  cat > /tmp/$name.cfg <<CFG
+name = "$name"
+type = "pv"
+kernel = "$P/vmlinuz"
+ramdisk = "$P/guest-initrd.cpio.gz"
+extra = "console=hvc0"
+memory = 128
+vcpus = 1
+on_poweroff = "destroy"
+CFG
+  if ! xl create -p /tmp/$name.cfg > /tmp/$name-create.log 2>&1; then
+    indent /tmp/$name-create.log; tap "" "suse: xl create -p"; return 1
+  fi
+  D=$(xl domid $name)
+  rm -f $QMPS
+  timeout -k 5 600 $Q -machine xenpv -xen-domid $D -xen-attach -nodefaults -display none \
+    -monitor none -serial none -parallel none -qmp unix:$QMPS,server=on,wait=off \
+    -global xen-pvscsi-vscsi.enable=on -trace 'enable=xen_pvscsi_backend*' \
+    > /tmp/$name-qemu.log 2>&1 &
+  QPID=$!
+  for i in $(seq 1 60); do [ -S $QMPS ] && break; sleep 0.5; done
+  be=/local/domain/0/backend/vscsi/$D/7; fe=/local/domain/$D/device/vscsi/7
+  be8=/local/domain/0/backend/vscsi/$D/8; fe8=/local/domain/$D/device/vscsi/8
+  xenstore-write $fe/backend $be $fe/backend-id 0 $fe/state 1 \
+    $be/frontend $fe $be/frontend-id $D $be/libxl_ctrl_index 7 $be/feature-host 0 \
+    $be/vscsi-devs/dev-0/p-dev ${SDDISK[0]} $be/vscsi-devs/dev-0/p-devname $SDB \
+    $be/vscsi-devs/dev-0/v-dev 7:0:0:0 $be/vscsi-devs/dev-0/state 1 \
+    $be/vscsi-devs/dev-1/p-dev 9:9:9:9 $be/vscsi-devs/dev-1/p-devname /dev/sdz \
+    $be/vscsi-devs/dev-1/v-dev 7:0:1:0 $be/vscsi-devs/dev-1/state 1 \
+    $be/online 1 $be/state 1
+  xenstore-chmod $be n0 r$D; xenstore-chmod $fe n$D r0
+  for i in $(seq 1 60); do [ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] && break; sleep 0.5; done
+  for i in $(seq 1 60); do
+    qmp $QMPS --pvscsi > /tmp/$name-q.log 2>&1
+    grep -q 'vdev=7:0:0:0 .*vendor=Linux' /tmp/$name-q.log && break; sleep 0.5
+  done
+  indent /tmp/$name-q.log
+  s0=$(xenstore-read $be/vscsi-devs/dev-0/state 2>&1); s1=$(xenstore-read $be/vscsi-devs/dev-1/state 2>&1)
+  e1=$(xenstore-read $be/vscsi-devs/dev-1/error 2>&1)
+  info "suse: host 7 state $(xenstore-read $be/state 2>&1), dev-0 $s0, dev-1 $s1 ($e1)"
+  [ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] && [ "$s0" = 1 ] && [ "$s1" = 6 ] &&
+  [ "$e1" = "p-dev '9:9:9:9': no such SCSI device on this host" ] &&
+  grep -q '^HBA id=None devid=7 ' /tmp/$name-q.log &&
+  grep -q '^LUN hba=None vdev=7:0:0:0 .*type=scsi-block vendor=Linux pdt=0' /tmp/$name-q.log &&
+    tap ok "suse: a vscsi backend as SUSE's libxl writes it, served with -global xen-pvscsi-vscsi.enable=on: p-dev ${SDDISK[0]} (H:C:T:L) made a scsi-block LUN on dom0's scsi_debug disk (its INQUIRY), a missing H:C:T:L refused with its reason" ||
+    tap "" "suse: vscsi backend with H:C:T:L LUNs" "state=$(xenstore-read $be/state 2>&1) dev-0=$s0 dev-1=$s1 ($e1)"
+  # feature-host = 1: refused, the reason for the toolstack
+  xenstore-write $fe8/backend $be8 $fe8/backend-id 0 $fe8/state 1 \
+    $be8/frontend $fe8 $be8/frontend-id $D $be8/libxl_ctrl_index 8 $be8/feature-host 1 \
+    $be8/vscsi-devs/dev-0/p-dev ${SDDISK[0]} $be8/vscsi-devs/dev-0/p-devname $SDB \
+    $be8/vscsi-devs/dev-0/v-dev 8:0:0:0 $be8/vscsi-devs/dev-0/state 1 \
+    $be8/online 1 $be8/state 1
+  for i in $(seq 1 60); do [ "$(xenstore-read $be8/state 2>/dev/null)" = 6 ] && break; sleep 0.5; done
+  s8=$(xenstore-read $be8/state 2>&1); e8=$(xenstore-read $be8/error 2>&1)
+  [ "$s8" = 6 ] && [[ $e8 == "feature-host = '1' is not supported"* ]] &&
+    tap ok "suse: feature-host = 1 refused: backend state 6, the reason in its error node" ||
+    tap "" "suse: feature-host = 1 refused" "state=$s8 error=$e8"
+  # libxl's teardown: offline, Closing; the frontend never connected
+  xenstore-write $be/online 0 $be/state 5
+  gone=no
+  for i in $(seq 1 60); do xenstore-exists $be 2>/dev/null || { gone=yes; break; }; sleep 0.5; done
+  qmp $QMPS --pvscsi > /tmp/$name-q.log 2>&1
+  q=$(grep -c '^HBA' /tmp/$name-q.log)
+  [ $gone = yes ] && [ "$q" = 0 ] && kill -0 $QPID 2>/dev/null &&
+    tap ok "suse: libxl's teardown (online 0, state 5) removes host 7 and its backend directory; QEMU alive" ||
+    tap "" "suse: teardown of the vscsi host" "backend removed=$gone hosts left=$q"
+  qmp $QMPS quit > /dev/null 2>&1; sleep 1; kill $QPID 2>/dev/null; wait $QPID 2>/dev/null
+  xl destroy $name > /dev/null 2>&1
+  xenstore-rm /local/domain/0/backend/vscsi/$D 2>/dev/null
+  echo "E2E-INFO: ---- suse QEMU log"; indent /tmp/$name-qemu.log
+}
+[[ " $KINDS " == *" pv "* ]] && suse_vscsi
+
 for k in $KINDS; do run_guest $k; done
 
 # ------------------------------------------------------------------ the end
