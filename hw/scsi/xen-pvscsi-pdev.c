@@ -30,6 +30,7 @@
 #include "block/block-io.h"
 #include "system/block-backend.h"
 #include "hw/scsi/xen-pvscsi-hostdev.h"
+#include "hw/scsi/xen-pvscsi-ident.h"
 #include "xen-pvscsi-pdev.h"
 #include "trace.h"
 
@@ -130,6 +131,231 @@ static QDict *xen_pvscsi_host_scsi(const char *pdev, const char *scsidev,
     return xen_pvscsi_host_device_opts(dev, true);
 }
 
+/* Whether block device @maj:@min is a dm-multipath device */
+static bool xen_pvscsi_is_multipath(unsigned int maj, unsigned int min)
+{
+    g_autofree char *path = g_strdup_printf("/sys/dev/block/%u:%u/dm/uuid",
+                                            maj, min);
+    g_autofree char *uuid = NULL;
+
+    return g_file_get_contents(path, &uuid, NULL, NULL) &&
+           xen_pvscsi_dm_is_multipath(uuid);
+}
+
+/*
+ * The dm-multipath device ("dm-3") that holds every one of @hctls (the
+ * paths to one LU that a WWID matched) and nothing else, or NULL: the
+ * block device of each path has that one holder, which is a multipath
+ * device whose slaves are those paths (as xen-vscsi decides it).
+ */
+static char *xen_pvscsi_multipath_of(GPtrArray *hctls)
+{
+    g_autofree char *dm = NULL;
+    g_autofree char *slaves = NULL;
+    g_autofree char *dev = NULL;
+    g_autoptr(GDir) sd = NULL;
+    unsigned int nslaves = 0;
+    struct stat st;
+
+    for (unsigned int i = 0; i < hctls->len; i++) {
+        g_autofree char *scsidev = g_build_filename(SYSFS_SCSI_DEVICES,
+            (char *)g_ptr_array_index(hctls, i), NULL);
+        g_autofree char *blk = xen_pvscsi_sysfs_entry(scsidev, "block");
+        g_autofree char *dir = NULL;
+        g_autoptr(GDir) gd = NULL;
+        const char *n;
+        unsigned int nh = 0;
+
+        if (!blk) {
+            return NULL;
+        }
+        dir = g_strdup_printf("/sys/class/block/%s/holders", blk);
+        gd = g_dir_open(dir, 0, NULL);
+        while (gd && (n = g_dir_read_name(gd))) {
+            if (++nh > 1 || (dm && strcmp(n, dm))) {
+                return NULL;
+            }
+            if (!dm) {
+                dm = g_strdup(n);
+            }
+        }
+        if (nh != 1) {
+            return NULL;
+        }
+    }
+    if (!dm) {
+        return NULL;
+    }
+    dev = g_strdup_printf("/dev/%s", dm);
+    if (stat(dev, &st) < 0 || !S_ISBLK(st.st_mode) ||
+        !xen_pvscsi_is_multipath(major(st.st_rdev), minor(st.st_rdev))) {
+        return NULL;
+    }
+    slaves = g_strdup_printf("/sys/class/block/%s/slaves", dm);
+    sd = g_dir_open(slaves, 0, NULL);
+    while (sd && g_dir_read_name(sd)) {
+        nslaves++;
+    }
+    return nslaves == hctls->len ? g_steal_pointer(&dev) : NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* WWIDs and naa. names                                                    */
+
+/* A VPD page is at most 4 + 65535 bytes; the INQUIRY data 255 + 5. */
+#define XEN_PVSCSI_SYSFS_ATTR_MAX   (4 + 65535)
+
+/* sysfs attribute @name of SCSI device @dir (NULL if absent or too long) */
+static uint8_t *xen_pvscsi_sysfs_attr(const char *dir, const char *name,
+                                      size_t *len)
+{
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    char *data;
+    gsize n;
+
+    *len = 0;
+    if (!g_file_get_contents(path, &data, &n, NULL)) {
+        return NULL;
+    }
+    if (n > XEN_PVSCSI_SYSFS_ATTR_MAX) {
+        g_free(data);
+        return NULL;
+    }
+    *len = n;
+    return (uint8_t *)data;
+}
+
+/*
+ * Whether SCSI device @dir (a sysfs directory) identifies itself by
+ * @wwid, as xen-vscsi decides it (include/hw/scsi/xen-pvscsi-ident.h),
+ * from the pages the kernel read at its scan.
+ */
+static bool xen_pvscsi_sysfs_has_wwid(const char *dir, const char *wwid)
+{
+    size_t ninq, n80, n83;
+    g_autofree uint8_t *inq = xen_pvscsi_sysfs_attr(dir, "inquiry", &ninq);
+    g_autofree uint8_t *p80 = xen_pvscsi_sysfs_attr(dir, "vpd_pg80", &n80);
+    g_autofree uint8_t *p83 = xen_pvscsi_sysfs_attr(dir, "vpd_pg83", &n83);
+    g_autofree char *dev_wwid = NULL;
+    char vendor[9], model[17];
+    bool ids = inq && ninq >= 5 && MIN(ninq, (size_t)inq[4] + 5) >= 36;
+
+    if (ids) {
+        xen_pvscsi_ident_field(vendor, inq + 8, 8);
+        xen_pvscsi_ident_field(model, inq + 16, 16);
+    }
+    dev_wwid = xen_pvscsi_scsi_id_wwid(ids ? vendor : NULL,
+                                       ids ? model : NULL, p83, n83, p80,
+                                       n80);
+    return xen_pvscsi_ident_match_wwid(dev_wwid, p83, n83, wwid);
+}
+
+/*
+ * The host SCSI device that @pdev names: a WWID (as scsi_id prints it,
+ * or a designator of the logical unit written that way) or
+ * naa.<hex>[:<lun>] (an NAA designator of the logical unit, or of a
+ * target port or device with that LUN), exactly as xen-vscsi resolves
+ * them.  Every SCSI device of the host is looked at; one must match, or
+ * several that are the paths of one dm-multipath device.  Returns the
+ * device's sysfs directory, or the multipath device's /dev node.
+ */
+static char *xen_pvscsi_ident_resolve(const char *pdev, Error **errp)
+{
+    g_autoptr(GDir) dir = g_dir_open(SYSFS_SCSI_DEVICES, 0, NULL);
+    g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) other = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *naa = NULL;
+    unsigned int searched = 0;
+    long lun = -1;
+    const char *name;
+
+    if (!g_ascii_strncasecmp(pdev, "naa.", 4)) {
+        const char *hex = pdev + 4;
+        const char *colon = strchr(hex, ':');
+        size_t n = colon ? (size_t)(colon - hex) : strlen(hex);
+        unsigned int l;
+
+        if ((n != 16 && n != 32) ||
+            strspn(hex, "0123456789abcdefABCDEF") != n) {
+            error_setg(errp, "p-dev '%s': naa. wants 16 or 32 hex digits",
+                       pdev);
+            return NULL;
+        }
+        if (colon) {
+            if (!qemu_isdigit(colon[1]) ||
+                qemu_strtoui(colon + 1, NULL, 10, &l) < 0 || l > 0xffff) {
+                error_setg(errp, "p-dev '%s': bad LUN after the NAA name",
+                           pdev);
+                return NULL;
+            }
+            lun = l;
+        }
+        naa = g_strndup(hex, n);
+    }
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *sd = NULL;
+        unsigned int hctl[4];
+
+        /* the bus also lists hosts and targets */
+        if (!xen_pvscsi_parse_hctl(name, hctl)) {
+            continue;
+        }
+        sd = g_build_filename(SYSFS_SCSI_DEVICES, name, NULL);
+        searched++;
+        if (naa) {
+            size_t n83;
+            g_autofree uint8_t *p83 = xen_pvscsi_sysfs_attr(sd, "vpd_pg83",
+                                                            &n83);
+            unsigned int assoc;
+
+            if (!xen_pvscsi_ident_match_naa(p83, n83, naa, &assoc)) {
+                continue;
+            }
+            if ((lun >= 0 && hctl[3] != lun) ||
+                (lun < 0 && assoc != XEN_PVSCSI_ASSOC_LU)) {
+                g_ptr_array_add(other, g_strdup(name));
+                continue;
+            }
+        } else if (!xen_pvscsi_sysfs_has_wwid(sd, pdev)) {
+            continue;
+        }
+        g_ptr_array_add(hits, g_strdup(name));
+    }
+    trace_xen_pvscsi_pdev_ident(pdev, searched, hits->len);
+
+    if (hits->len == 1) {
+        return g_build_filename(SYSFS_SCSI_DEVICES,
+                                (char *)g_ptr_array_index(hits, 0), NULL);
+    }
+    if (hits->len > 1) {
+        char *dm = xen_pvscsi_multipath_of(hits);
+
+        if (dm) {
+            return dm;
+        }
+        g_ptr_array_add(hits, NULL);
+        g_autofree char *list = g_strjoinv(", ", (char **)hits->pdata);
+
+        error_setg(errp, "p-dev '%s' is ambiguous: it matches %s (several "
+                   "paths to one device?); give its multipath device's "
+                   "path, or one of them as H:C:T:L", pdev, list);
+        return NULL;
+    }
+    if (other->len) {
+        g_ptr_array_add(other, NULL);
+        g_autofree char *list = g_strjoinv(", ", (char **)other->pdata);
+
+        error_setg(errp, "p-dev '%s': no such LUN; that NAA designator "
+                   "belongs to %s", pdev, list);
+        return NULL;
+    }
+    error_setg(errp, "p-dev '%s': no SCSI device of this host has that %s "
+               "(%u devices searched)", pdev,
+               naa ? "NAA designator" : "WWID", searched);
+    return NULL;
+}
+
 /* A path: a host device node (perhaps through a symlink) or an image. */
 static QDict *xen_pvscsi_path(const char *pdev, const char *model,
                               XenPVSCSIPdev *out, Error **errp)
@@ -182,6 +408,10 @@ static QDict *xen_pvscsi_path(const char *pdev, const char *model,
             error_setg(errp, "p-dev '%s' is a partition; give the whole "
                        "disk", pdev);
             return NULL;
+        }
+        if (xen_pvscsi_is_multipath(major(st.st_rdev), minor(st.st_rdev))) {
+            out->model = model ?: "scsi-block";
+            return xen_pvscsi_host_device_opts(pdev, true);
         }
         /* Not SCSI (a logical volume, a virtio disk): emulated. */
         out->model = model ?: "scsi-hd";
@@ -296,31 +526,36 @@ bool xen_pvscsi_pdev_resolve(const char *pdev, const char *model,
         BlockBackend *blk = blk_by_name(pdev);
         BlockDriverState *bs = blk ? blk_bs(blk) : bdrv_find_node(pdev);
 
-        if (!blk && !bs && !g_ascii_strncasecmp(pdev, "naa.", 4)) {
-            /*
-             * SUSE's libxl writes the LIO target that xen-scsiback would
-             * serve (naa.<WWN>:<LUN>) where configfs has one.
-             */
-            error_setg(errp, "p-dev '%s': a naa. name (a LIO target of "
-                       "xen-scsiback) is not resolved by xen-pvscsi; give the "
-                       "device's H:C:T:L or /dev path", pdev);
-            return false;
-        }
-        if (!blk && !bs) {
+        if (!blk && !bs && (!g_ascii_strncasecmp(pdev, "naa.", 4) ||
+                            xen_pvscsi_ident_is_wwid(pdev))) {
+            /* What SUSE's libxl writes for a LIO target gets here too. */
+            g_autofree char *found = xen_pvscsi_ident_resolve(pdev, errp);
+
+            if (found && g_str_has_prefix(found, "/dev/")) {
+                opts = xen_pvscsi_path(found, model, out, errp);
+            } else {
+                opts = found ? xen_pvscsi_host_scsi(pdev, found, model, out,
+                                                    errp) : NULL;
+            }
+            if (!opts) {
+                return false;
+            }
+        } else if (!blk && !bs) {
             error_setg(errp, "p-dev '%s' is neither a host device, an "
-                       "H:C:T:L, an iscsi:// URL, a drive nor a block node",
-                       pdev);
+                       "H:C:T:L, a WWID, a naa. name, an iscsi:// URL, a "
+                       "drive nor a block node", pdev);
             return false;
+        } else {
+            if (!model && bs && !strcmp(bdrv_get_format_name(bs) ?: "",
+                                        "iscsi")) {
+                /* An iSCSI LUN defined in QEMU (with CHAP, say): as a URL */
+                model = xen_pvscsi_host_model(-1, !bdrv_is_sg(bs));
+            }
+            out->model = model ?: (bs && bdrv_is_sg(bs) ? "scsi-generic"
+                                                        : "scsi-hd");
+            out->drive = g_strdup(pdev);
+            return true;
         }
-        if (!model && bs && !strcmp(bdrv_get_format_name(bs) ?: "",
-                                    "iscsi")) {
-            /* An iSCSI LUN defined in QEMU (with CHAP, say): as a URL */
-            model = xen_pvscsi_host_model(-1, !bdrv_is_sg(bs));
-        }
-        out->model = model ?: (bs && bdrv_is_sg(bs) ? "scsi-generic"
-                                                    : "scsi-hd");
-        out->drive = g_strdup(pdev);
-        return true;
     }
 
     trace_xen_pvscsi_pdev_open(pdev, node_name);

@@ -2911,6 +2911,9 @@ static void test_toolstack_vscsi(void)
     suse_write_lun(tool, &f, 1, "7:0:1:0", "/dev/sdz", "0:0:1:0");
     suse_write_lun(tool, &f, 2, "naa.6001405c0ffee001:3", "/dev/sdy",
                    "0:0:2:0");
+    suse_write_lun(tool, &f, 4, "36001405aabbccdd0011223344556677",
+                   "/dev/sdx", "0:0:4:0");
+    suse_write_lun(tool, &f, 5, "naa.60014051", "/dev/sdw", "0:0:5:0");
     suse_online(tool, &f);
     {
         g_autofree char *k = qvscsi_be_key(&f, "state");
@@ -2918,15 +2921,27 @@ static void test_toolstack_vscsi(void)
         qxs_wait_state(x, x->xs, k, 2);
     }
     g_assert_cmpint(lun_state(&f, 0), ==, 1);
-    g_assert_cmpint(lun_state(&f, 1), ==, 6);
-    g_assert_cmpint(lun_state(&f, 2), ==, 6);
+    for (int n = 1; n <= 5; n++) {
+        g_assert_cmpint(lun_state(&f, n), ==, n == 3 ? -1 : 6);
+    }
     err = lun_error(&f, 1);
     g_assert_cmpstr(err, ==, "p-dev '7:0:1:0': no such SCSI device on this "
                     "host");
     g_free(err);
+    /* Searched for among the host's SCSI devices, as xen-vscsi does */
     err = lun_error(&f, 2);
-    g_assert_nonnull(strstr(err, "p-dev 'naa.6001405c0ffee001:3': a naa. "
-                            "name (a LIO target of xen-scsiback)"));
+    g_assert_cmpstr(err, ==, "p-dev 'naa.6001405c0ffee001:3': no SCSI "
+                    "device of this host has that NAA designator (0 devices "
+                    "searched)");
+    g_free(err);
+    err = lun_error(&f, 4);
+    g_assert_cmpstr(err, ==, "p-dev '36001405aabbccdd0011223344556677': no "
+                    "SCSI device of this host has that WWID (0 devices "
+                    "searched)");
+    g_free(err);
+    err = lun_error(&f, 5);
+    g_assert_cmpstr(err, ==, "p-dev 'naa.60014051': naa. wants 16 or 32 hex "
+                    "digits");
     g_free(err);
     err = NULL;
 

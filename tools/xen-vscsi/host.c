@@ -23,6 +23,7 @@
 #include "xen-vscsi.h"
 #include "host.h"
 #include "source.h"
+#include "hw/scsi/xen-pvscsi-hostdev.h"
 
 #define SYSFS_SCSI_DEVICES  "/sys/bus/scsi/devices"
 
@@ -374,7 +375,7 @@ static bool is_multipath_dir(const char *dir)
     g_autofree char *uuid = NULL;
 
     return g_file_get_contents(path, &uuid, NULL, NULL) &&
-           g_str_has_prefix(uuid, "mpath-");
+           xen_pvscsi_dm_is_multipath(uuid);
 }
 
 /*

@@ -12,6 +12,7 @@
 #include <scsi/sg_lib.h>
 #include "xen-vscsi.h"
 #include "scsi-id.h"
+#include "hw/scsi/xen-pvscsi-ident.h"
 
 static const char hex_digits[] = "0123456789abcdef";
 
@@ -49,10 +50,7 @@ void xvs_ident_clear(XvsIdent *id)
 /* Copy a fixed-size INQUIRY field; non-printable bytes become '?'. */
 static void copy_field(char *dst, const uint8_t *src, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
-    }
-    dst[n] = '\0';
+    xen_pvscsi_ident_field(dst, src, n);
 }
 
 static void rtrim(char *s)
@@ -219,163 +217,13 @@ bool xvs_decode_vpd83(const uint8_t *buf, size_t len, GPtrArray *out,
 /* ------------------------------------------------------------------ */
 /* scsi_id's WWID                                                      */
 
-/* NAA values scsi_id prefers (scsi_serial.c's id_search_list) */
-#define NAA_DONT_CARE   0xff
-#define NAA_IEEE_EXT    2
-#define NAA_IEEE_REG    5
-#define NAA_IEEE_REG_EXT 6
-
-static const struct {
-    uint8_t type;
-    uint8_t naa;
-    uint8_t code_set;
-} scsi_id_order[] = {
-    { XVS_DESIG_NAA, NAA_IEEE_REG_EXT, XVS_CODE_BINARY },
-    { XVS_DESIG_NAA, NAA_IEEE_REG_EXT, XVS_CODE_ASCII },
-    { XVS_DESIG_NAA, NAA_IEEE_REG, XVS_CODE_BINARY },
-    { XVS_DESIG_NAA, NAA_IEEE_REG, XVS_CODE_ASCII },
-    { XVS_DESIG_NAA, NAA_DONT_CARE, XVS_CODE_BINARY },
-    { XVS_DESIG_NAA, NAA_DONT_CARE, XVS_CODE_ASCII },
-    { XVS_DESIG_EUI64, NAA_DONT_CARE, XVS_CODE_BINARY },
-    { XVS_DESIG_EUI64, NAA_DONT_CARE, XVS_CODE_ASCII },
-    { XVS_DESIG_T10, NAA_DONT_CARE, XVS_CODE_BINARY },
-    { XVS_DESIG_T10, NAA_DONT_CARE, XVS_CODE_ASCII },
-    { XVS_DESIG_VENDOR, NAA_DONT_CARE, XVS_CODE_BINARY },
-    { XVS_DESIG_VENDOR, NAA_DONT_CARE, XVS_CODE_ASCII },
-};
-
-/*
- * udev's --replace-whitespace then its character filter: blanks trimmed
- * at both ends, every run of blanks inside becomes one '_', and anything
- * but [0-9A-Za-z#+-.:=@_] and valid UTF-8 beyond ASCII becomes '_'.
- */
-static char *udev_reformat(const char *raw)
-{
-    GString *s = g_string_new(NULL);
-    const char *p = raw;
-    const char *end = raw + strlen(raw);
-    bool blank = false;
-
-    while (end > p && g_ascii_isspace(end[-1])) {
-        end--;
-    }
-    while (p < end && g_ascii_isspace(*p)) {
-        p++;
-    }
-    while (p < end) {
-        unsigned char c = *p;
-
-        if (g_ascii_isspace(c)) {
-            blank = true;
-            p++;
-            continue;
-        }
-        if (blank) {
-            g_string_append_c(s, '_');
-            blank = false;
-        }
-        if (c >= 0x80) {
-            const char *next = g_utf8_find_next_char(p, end);
-            size_t n = next ? (size_t)(next - p) : (size_t)(end - p);
-
-            if (n > 1 && g_utf8_validate(p, n, NULL)) {
-                g_string_append_len(s, p, n);
-            } else {
-                g_string_append_c(s, '_');
-                n = 1;
-            }
-            p += n;
-            continue;
-        }
-        if (g_ascii_isalnum(c) || strchr("#+-.:=@_", c)) {
-            g_string_append_c(s, c);
-        } else {
-            g_string_append_c(s, '_');
-        }
-        p++;
-    }
-    return g_string_free(s, false);
-}
-
-/* Raw bytes as scsi_id copies them (ASCII ones byte for byte). */
-static void append_raw(GString *s, const uint8_t *p, size_t n, bool ascii)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (ascii) {
-            /* a NUL would end scsi_id's C string there */
-            if (!p[i]) {
-                return;
-            }
-            g_string_append_c(s, p[i]);
-        } else {
-            g_string_append_c(s, hex_digits[p[i] >> 4]);
-            g_string_append_c(s, hex_digits[p[i] & 0xf]);
-        }
-    }
-}
-
 char *xvs_scsi_id_wwid(const XvsInquiry *inq, const uint8_t *vpd83,
                        size_t len83, const uint8_t *vpd80, size_t len80)
 {
-    g_autoptr(GString) raw = g_string_new(NULL);
-
-    if (vpd83 && len83 >= 8 && vpd83[1] == 0x83) {
-        size_t n = MIN((((size_t)vpd83[2] << 8) | vpd83[3]), len83 - 4);
-
-        if (vpd83[6] != 0) {
-            /*
-             * A SCSI-2 page 0x83 (old EMC Symmetrix): the identifier
-             * follows the header directly; scsi_id reads byte 3 as its
-             * length.
-             */
-            size_t idl = MIN((size_t)vpd83[3], len83 - 4);
-
-            g_string_append_c(raw, '3');
-            append_raw(raw, vpd83 + 4, idl, false);
-            return udev_reformat(raw->str);
-        }
-        for (size_t k = 0; k < G_N_ELEMENTS(scsi_id_order); k++) {
-            for (size_t j = 0; j + 4 <= n; j += 4 + vpd83[4 + j + 3]) {
-                const uint8_t *dd = vpd83 + 4 + j;
-                size_t dl = dd[3];
-
-                if (j + 4 + dl > n) {
-                    break;
-                }
-                if (((dd[1] >> 4) & 3) != XVS_ASSOC_LU ||
-                    (dd[1] & 0xf) != scsi_id_order[k].type ||
-                    (dd[0] & 0xf) != scsi_id_order[k].code_set) {
-                    continue;
-                }
-                if (scsi_id_order[k].naa != NAA_DONT_CARE &&
-                    (dl < 1 || (dd[4] >> 4) != scsi_id_order[k].naa)) {
-                    continue;
-                }
-                if (scsi_id_order[k].type == XVS_DESIG_VENDOR &&
-                    !inq->have_ids) {
-                    continue;
-                }
-                g_string_append_c(raw, hex_digits[scsi_id_order[k].type]);
-                if (scsi_id_order[k].type == XVS_DESIG_VENDOR) {
-                    g_string_append(raw, inq->vendor_raw);
-                    g_string_append(raw, inq->model_raw);
-                }
-                append_raw(raw, dd + 4, dl,
-                           scsi_id_order[k].code_set == XVS_CODE_ASCII);
-                return udev_reformat(raw->str);
-            }
-        }
-    }
-    if (vpd80 && len80 >= 4 && vpd80[1] == 0x80 && inq->have_ids) {
-        size_t n = MIN((size_t)vpd80[3], len80 - 4);
-
-        g_string_append_c(raw, 'S');
-        g_string_append(raw, inq->vendor_raw);
-        g_string_append(raw, inq->model_raw);
-        append_raw(raw, vpd80 + 4, n, true);
-        return udev_reformat(raw->str);
-    }
-    return NULL;
+    /* include/hw/scsi/xen-pvscsi-ident.h: the device model's rule too */
+    return xen_pvscsi_scsi_id_wwid(inq->have_ids ? inq->vendor_raw : NULL,
+                                   inq->have_ids ? inq->model_raw : NULL,
+                                   vpd83, len83, vpd80, len80);
 }
 
 bool xvs_ident_decode(XvsIdent *id, GBytes *inq, GBytes *vpd80,
@@ -464,53 +312,26 @@ const char *xvs_code_set_name(unsigned int code_set)
     }
 }
 
+/* The raw VPD page 0x83, or NULL */
+static const uint8_t *ident_vpd83(const XvsIdent *id, size_t *len)
+{
+    *len = 0;
+    return id->vpd83_raw ? g_bytes_get_data(id->vpd83_raw, len) : NULL;
+}
+
 bool xvs_ident_match_wwid(const XvsIdent *id, const char *wwid)
 {
-    if (id->wwid && !g_ascii_strcasecmp(id->wwid, wwid)) {
-        return true;
-    }
-    for (unsigned int i = 0; i < id->desigs->len; i++) {
-        const XvsDesignator *d = g_ptr_array_index(id->desigs, i);
-        g_autofree char *as = NULL;
-        bool binary = d->code_set == XVS_CODE_BINARY;
+    size_t n;
+    const uint8_t *p = ident_vpd83(id, &n);
 
-        if (d->assoc != XVS_ASSOC_LU || d->type > 0xf) {
-            continue;
-        }
-        if (d->type != XVS_DESIG_NAA && d->type != XVS_DESIG_EUI64 &&
-            d->type != XVS_DESIG_T10 && d->type != XVS_DESIG_NAME) {
-            continue;
-        }
-        if (binary) {
-            as = g_strdup_printf("%c%s", hex_digits[d->type], d->value);
-            if (!g_ascii_strcasecmp(as, wwid)) {
-                return true;
-            }
-        } else {
-            g_autofree char *raw = g_strdup_printf("%c%s",
-                                                   hex_digits[d->type],
-                                                   d->value);
-
-            as = udev_reformat(raw);
-            if (!strcmp(as, wwid) || !strcmp(raw, wwid)) {
-                return true;
-            }
-        }
-    }
-    return false;
+    return xen_pvscsi_ident_match_wwid(id->wwid, p, n, wwid);
 }
 
 bool xvs_ident_match_naa(const XvsIdent *id, const char *hex,
                          unsigned int *assoc)
 {
-    for (unsigned int i = 0; i < id->desigs->len; i++) {
-        const XvsDesignator *d = g_ptr_array_index(id->desigs, i);
+    size_t n;
+    const uint8_t *p = ident_vpd83(id, &n);
 
-        if (d->type == XVS_DESIG_NAA && d->code_set == XVS_CODE_BINARY &&
-            !g_ascii_strcasecmp(d->value, hex)) {
-            *assoc = d->assoc;
-            return true;
-        }
-    }
-    return false;
+    return xen_pvscsi_ident_match_naa(p, n, hex, assoc);
 }

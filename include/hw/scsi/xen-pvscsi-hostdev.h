@@ -45,6 +45,16 @@ static inline const char *xen_pvscsi_host_model(int type, bool block_node)
            "scsi-block" : "scsi-generic";
 }
 
+/*
+ * Whether a device-mapper device with dm/uuid @uuid is a dm-multipath
+ * device: served by scsi-block on its node (Linux passes SG_IO on it to
+ * the current path), the paths beneath it being dom0's business.
+ */
+static inline bool xen_pvscsi_dm_is_multipath(const char *uuid)
+{
+    return !strncmp(uuid, "mpath-", 6);
+}
+
 /* scsi-generic opens the LUN's SG node, the others its block node */
 static inline bool xen_pvscsi_model_uses_sg(const char *model)
 {

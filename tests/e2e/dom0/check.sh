@@ -678,6 +678,48 @@ judge() {
 # host is the same protocol as qvscsi's, which the guests below check.
 suse_vscsi() {
   local name=e2e-suse D QPID QMPS=/run/e2e/qmp-e2e-suse.sock be fe be8 fe8 i s0 s1 e1 s8 e8 q gone
+  local sid wwid naa x3 s2 s3
+  # dev-2: the second disk by its WWID (scsi_id's); dev-3: a third disk,
+  # added for this, by its NAA name (the kernel's wwid attribute)
+  sid=$(ls /usr/lib/udev/scsi_id /lib/udev/scsi_id 2>/dev/null | head -1)
+  wwid=$($sid -g -u -d $SDGB 2>/dev/null)
+  echo 1 > $SD/add_host; udevadm settle -t 30
+  for i in /sys/bus/scsi/devices/*:*:*:*; do
+    [ "$(tr -d ' ' < $i/model 2>/dev/null)" = scsi_debug ] && [ "$(cat $i/type)" = 0 ] &&
+      [[ " ${SDDISK[*]} " != *" ${i##*/} "* ]] && x3=${i##*/}
+  done
+  naa=$(cat /sys/bus/scsi/devices/$x3/wwid 2>/dev/null)
+  info "suse: dev-2 by WWID $wwid (${SDDISK[1]}), dev-3 by $naa (a third disk, $x3)"
+  # dev-4: two more disks that are two paths to one LU (scsi_debug's device
+  # identifiers without the host number), under a dm-multipath device made
+  # as multipathd would (dm uuid mpath-<WWID>), named by that WWID
+  # (scsi_debug answers with the identifiers of the moment, the kernel
+  # keeps those of the scan in sysfs: the WWID is taken, and xen-vscsi
+  # reads the pages, while both agree)
+  local mp=() mpw mpdm mpx mpsec
+  echo 0 > $SD/vpd_use_hostno; echo 2 > $SD/add_host; udevadm settle -t 30
+  for i in /sys/bus/scsi/devices/*:*:*:*; do
+    [ "$(tr -d ' ' < $i/model 2>/dev/null)" = scsi_debug ] && [ "$(cat $i/type)" = 0 ] &&
+      [[ " ${SDDISK[*]} $x3 " != *" ${i##*/} "* ]] && mp+=(${i##*/})
+  done
+  mpw=$($sid -g -u -d /dev/$(blkof ${mp[0]}) 2>/dev/null)
+  echo 1 > $SD/vpd_use_hostno
+  mpsec=$(cat /sys/class/block/$(blkof ${mp[0]})/size 2>/dev/null)
+  modprobe dm-multipath; modprobe dm-round-robin
+  dmsetup create e2e-mpath -u "mpath-$mpw" --table "0 $mpsec multipath 0 0 1 1 round-robin 0 2 1 $(cat /sys/class/block/$(blkof ${mp[0]})/dev) 1000 $(cat /sys/class/block/$(blkof ${mp[1]})/dev) 1000" > /tmp/$name-dm.log 2>&1
+  udevadm settle -t 30
+  mpdm=$(basename "$(readlink -f /dev/mapper/e2e-mpath)")
+  info "suse: dev-4 by WWID $mpw: paths ${mp[*]} under /dev/$mpdm"
+  indent /tmp/$name-dm.log
+  [ -x /usr/bin/xen-vscsi ] && mpx=$(/usr/bin/xen-vscsi --source sysfs resolve --json "$mpw" 2>&1 | python3 -c '
+import json, re, sys
+d = json.load(sys.stdin)
+print(d.get("multipath"), " ".join(sorted(re.findall(r"\d+:\d+:\d+:\d+", d.get("paths") or ""))), d.get("qemu-device"))' 2>&1)
+  if [ -n "$mpw" ] && [ -n "$mpdm" ] && [ "$mpx" = "/dev/$mpdm $(printf '%s\n' "${mp[@]}" | sort | paste -sd' ') scsi-block" ]; then
+    tap ok "dom0: xen-vscsi resolve --json of a WWID with two paths (${mp[*]}) names their dm-multipath device /dev/$mpdm (scsi-block)"
+  else
+    tap "" "dom0: xen-vscsi resolve of a multipath WWID" "wwid=$mpw dm=$mpdm got: $mpx"
+  fi
   cat > /tmp/$name.cfg <<CFG
 name = "$name"
 type = "pv"
@@ -707,12 +749,18 @@ CFG
     $be/vscsi-devs/dev-0/v-dev 7:0:0:0 $be/vscsi-devs/dev-0/state 1 \
     $be/vscsi-devs/dev-1/p-dev 9:9:9:9 $be/vscsi-devs/dev-1/p-devname /dev/sdz \
     $be/vscsi-devs/dev-1/v-dev 7:0:1:0 $be/vscsi-devs/dev-1/state 1 \
+    $be/vscsi-devs/dev-2/p-dev "${wwid:-none}" $be/vscsi-devs/dev-2/p-devname $SDGB \
+    $be/vscsi-devs/dev-2/v-dev 7:0:2:0 $be/vscsi-devs/dev-2/state 1 \
+    $be/vscsi-devs/dev-3/p-dev "${naa:-none}" $be/vscsi-devs/dev-3/p-devname /dev/sdq \
+    $be/vscsi-devs/dev-3/v-dev 7:0:3:0 $be/vscsi-devs/dev-3/state 1 \
+    $be/vscsi-devs/dev-4/p-dev "${mpw:-none}" $be/vscsi-devs/dev-4/p-devname /dev/mapper/e2e-mpath \
+    $be/vscsi-devs/dev-4/v-dev 7:0:4:0 $be/vscsi-devs/dev-4/state 1 \
     $be/online 1 $be/state 1
   xenstore-chmod $be n0 r$D; xenstore-chmod $fe n$D r0
   for i in $(seq 1 60); do [ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] && break; sleep 0.5; done
   for i in $(seq 1 60); do
     qmp $QMPS --pvscsi > /tmp/$name-q.log 2>&1
-    grep -q 'vdev=7:0:0:0 .*vendor=Linux' /tmp/$name-q.log && break; sleep 0.5
+    [ "$(grep -c 'vdev=7:0:[0234]:0 .*vendor=Linux' /tmp/$name-q.log)" = 4 ] && break; sleep 0.5
   done
   indent /tmp/$name-q.log
   s0=$(xenstore-read $be/vscsi-devs/dev-0/state 2>&1); s1=$(xenstore-read $be/vscsi-devs/dev-1/state 2>&1)
@@ -724,6 +772,27 @@ CFG
   grep -q '^LUN hba=None vdev=7:0:0:0 .*type=scsi-block vendor=Linux pdt=0' /tmp/$name-q.log &&
     tap ok "suse: a vscsi backend as SUSE's libxl writes it, served with -global xen-pvscsi-vscsi.enable=on: p-dev ${SDDISK[0]} (H:C:T:L) made a scsi-block LUN on dom0's scsi_debug disk (its INQUIRY), a missing H:C:T:L refused with its reason" ||
     tap "" "suse: vscsi backend with H:C:T:L LUNs" "state=$(xenstore-read $be/state 2>&1) dev-0=$s0 dev-1=$s1 ($e1)"
+  s2=$(xenstore-read $be/vscsi-devs/dev-2/state 2>&1)\ $(xenstore-read $be/vscsi-devs/dev-2/error 2>/dev/null)
+  s3=$(xenstore-read $be/vscsi-devs/dev-3/state 2>&1)\ $(xenstore-read $be/vscsi-devs/dev-3/error 2>/dev/null)
+  [ -n "$wwid" ] && [[ $naa == naa.* ]] && [ "$s2" = "1 " ] && [ "$s3" = "1 " ] &&
+  grep -q '^LUN hba=None vdev=7:0:2:0 .*type=scsi-block vendor=Linux pdt=0' /tmp/$name-q.log &&
+  grep -q '^LUN hba=None vdev=7:0:3:0 .*type=scsi-block vendor=Linux pdt=0' /tmp/$name-q.log &&
+    tap ok "suse: p-dev as a WWID ($wwid) and as a naa. name ($naa) found by QEMU among dom0's SCSI devices (their VPD page 0x83 in sysfs), as xen-vscsi resolves them: scsi-block LUNs on ${SDDISK[1]} and $x3" ||
+    tap "" "suse: p-dev by WWID and naa. name" "wwid=$wwid naa=$naa dev-2=$s2 dev-3=$s3"
+  local s4 n4
+  s4=$(xenstore-read $be/vscsi-devs/dev-4/state 2>&1)\ $(xenstore-read $be/vscsi-devs/dev-4/error 2>/dev/null)
+  n4=$(qmp $QMPS 'query-named-block-nodes:{"flat":true}' 2>&1 | python3 -c '
+import json, sys
+for l in sys.stdin:
+    if " -> " in l:
+        for n in json.loads(l.split(" -> ", 1)[1]).get("return", []):
+            if n.get("node-name") == "xen-pvscsi7-dev4":
+                print(n.get("file"))' 2>&1)
+  info "suse: dev-4: $s4; its node: $n4"
+  [ -n "$mpdm" ] && [ "$s4" = "1 " ] && [ "$n4" = "/dev/$mpdm" ] &&
+  grep -q '^LUN hba=None vdev=7:0:4:0 .*type=scsi-block vendor=Linux pdt=0' /tmp/$name-q.log &&
+    tap ok "suse: p-dev as the WWID of two paths under dm-multipath: QEMU serves their multipath device /dev/$mpdm (scsi-block), as xen-vscsi resolves it" ||
+    tap "" "suse: p-dev WWID of a multipath LU" "wwid=$mpw dm=$mpdm dev-4=$s4 node=$n4"
   # feature-host = 1: refused, the reason for the toolstack
   xenstore-write $fe8/backend $be8 $fe8/backend-id 0 $fe8/state 1 \
     $be8/frontend $fe8 $be8/frontend-id $D $be8/libxl_ctrl_index 8 $be8/feature-host 1 \
@@ -747,6 +816,8 @@ CFG
   qmp $QMPS quit > /dev/null 2>&1; sleep 1; kill $QPID 2>/dev/null; wait $QPID 2>/dev/null
   xl destroy $name > /dev/null 2>&1
   xenstore-rm /local/domain/0/backend/vscsi/$D 2>/dev/null
+  dmsetup remove e2e-mpath 2>/dev/null
+  echo -3 > $SD/add_host; udevadm settle -t 30
   echo "E2E-INFO: ---- suse QEMU log"; indent /tmp/$name-qemu.log
 }
 [[ " $KINDS " == *" pv "* ]] && suse_vscsi
