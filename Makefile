@@ -82,7 +82,7 @@ reconfigure:
 # The emulators and tools; QEMU's default ninja target would also build
 # all of QEMU's own tests.
 QEMU_TARGETS := $(patsubst %-softmmu,qemu-system-%,$(subst $(comma),$(space),$(TARGET_LIST))) \
-                qemu-img qemu-io qemu-nbd trace/trace-events-all
+                qemu-img qemu-io qemu-nbd qemu-pr-helper trace/trace-events-all
 
 all: $(BUILD)/overlay.stamp
 	$(NINJA) -C $(QEMU_BUILD) $(QEMU_TARGETS)

@@ -4,7 +4,7 @@
 # its own, beside and never over the distribution's QEMU:
 #
 #   PREFIX/lib/qemu-xen-pvscsi/bin/qemu-system-<arch>, qemu-img, qemu-io,
-#                                   qemu-nbd
+#                                   qemu-nbd, qemu-pr-helper
 #   PREFIX/lib/qemu-xen-pvscsi/share/qemu/   trace-events-all, keymaps
 #   PREFIX/bin/xen-vscsi
 #   PREFIX/share/man/man1/xen-vscsi.1, man7/xen-pvscsi.7 (when sphinx-build
@@ -55,7 +55,7 @@ bins=
 for t in $targets; do
     bins="$bins qemu-system-${t%-softmmu}"
 done
-for b in $bins qemu-img qemu-io qemu-nbd; do
+for b in $bins qemu-img qemu-io qemu-nbd qemu-pr-helper; do
     [ -x "$qemu_build/$b" ] || { echo "install: $qemu_build/$b not built (make)" >&2; exit 1; }
     install -m 755 "$qemu_build/$b" "$lib/bin/$b"
 done

@@ -102,7 +102,9 @@ Description: QEMU with xen-pvscsi, a Xen paravirtual SCSI backend
  The emulator is installed as /usr/lib/$pkg/bin/qemu-system-i386,
  beside Debian's own QEMU; an HVM guest's xl.cfg names it in
  device_model_override.  The xen-vscsi tool turns xl-style vscsi
- descriptions into QEMU arguments and hot-plugs LUNs over QMP.
+ descriptions into QEMU arguments and hot-plugs LUNs over QMP;
+ qemu-pr-helper, beside the emulator, runs persistent reservation
+ commands for passthrough LUNs of an unprivileged QEMU.
 EOF
 (cd "$root" && find usr -type f -print0 | sort -z | xargs -0 md5sum) > "$root/DEBIAN/md5sums"
 chmod 644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums"

@@ -265,6 +265,7 @@ static char *xen_pvscsi_ident_resolve(const char *pdev, Error **errp)
     g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) other = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *naa = NULL;
+    g_autofree char *list = NULL;
     unsigned int searched = 0;
     long lun = -1;
     const char *name;
@@ -335,7 +336,7 @@ static char *xen_pvscsi_ident_resolve(const char *pdev, Error **errp)
             return dm;
         }
         g_ptr_array_add(hits, NULL);
-        g_autofree char *list = g_strjoinv(", ", (char **)hits->pdata);
+        list = g_strjoinv(", ", (char **)hits->pdata);
 
         error_setg(errp, "p-dev '%s' is ambiguous: it matches %s (several "
                    "paths to one device?); give its multipath device's "
@@ -344,7 +345,7 @@ static char *xen_pvscsi_ident_resolve(const char *pdev, Error **errp)
     }
     if (other->len) {
         g_ptr_array_add(other, NULL);
-        g_autofree char *list = g_strjoinv(", ", (char **)other->pdata);
+        list = g_strjoinv(", ", (char **)other->pdata);
 
         error_setg(errp, "p-dev '%s': no such LUN; that NAA designator "
                    "belongs to %s", pdev, list);

@@ -162,7 +162,7 @@ mk_payload() { # DIR OUT
 
 guest_initrd() { # OUT INIT [more BINS]
   local out=$1 init=$2; shift 2
-  BINS="/usr/bin/lsscsi /usr/bin/sg_inq /usr/bin/sg_luns /usr/bin/sg_readcap /usr/bin/sg_turs /usr/bin/mt-st $*" \
+  BINS="/usr/bin/lsscsi /usr/bin/sg_inq /usr/bin/sg_luns /usr/bin/sg_readcap /usr/bin/sg_turs /usr/bin/sg_raw /usr/bin/mt-st $*" \
     "$E2E/lib/mk-initrd.sh" "$out" "$init" xen-scsifront sd_mod sg st xen-blkfront
 }
 
@@ -241,6 +241,9 @@ case $MODE in
     # qmp.py's QMP client: QEMU's own (python/qemu/qmp of the pinned source)
     mkdir -p "$D/qemu" && cp -r "$QEMU_SRC_DIR/python/qemu/qmp" "$D/qemu/" || exit 1
     [ -f "$E2E/dom0/resolve.sh" ] && cp "$E2E/dom0/resolve.sh" "$D/"
+    # the iSCSI qtests' program, for its case on a local LUN with
+    # reservations (LIO's tcm_loop in dom0: dom0/check.sh's pr_local)
+    cp "$QEMU_BUILD/tests/qtest/xen-pvscsi-iscsi-test" "$D/" || exit 1
     # one boot per guest kind, each with its own Xen FPU mode (run_xen)
     rc=0; total_ok=0; total_nok=0
     for kind in ${E2E_GUESTS:-pv hvm}; do

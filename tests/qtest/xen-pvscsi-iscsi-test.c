@@ -1101,6 +1101,11 @@ static void pr_out(QVscsiFront *f, QVscsiCmd *c, int id, int sa, int type,
     stq_be_p(param + 8, sa_key);
     stl_be_p(cdb + 5, sizeof(param));
     cmd(f, c, 0, id, cdb, 10, VSCSIIF_DMA_TO_DEVICE, param, sizeof(param));
+    if (c->rslt == 0x02 && c->sense_len >= 14) {
+        g_test_message("PERSISTENT RESERVE OUT sa 0x%x type 0x%x: sense "
+                       "%x/%02x/%02x", sa, type, c->sense[2] & 0xf,
+                       c->sense[12], c->sense[13]);
+    }
 }
 
 /* PERSISTENT RESERVE IN: READ KEYS (sa 0) or READ RESERVATION (sa 1) */
@@ -1143,15 +1148,9 @@ static unsigned int pr_keys(QVscsiFront *f, int id, uint64_t *keys,
  * pr-manager is a host_device option, for local LUNs; an iSCSI LUN's
  * reservations are its sessions'.)
  */
-static void test_reservations(void)
+static void reservations(QXen *x,
+                         void (*check)(uint64_t, const void *, size_t))
 {
-    g_autofree char *pa = iscsi_blockdev("pra", DISK_LUN);
-    g_autofree char *pb = iscsi_blockdev("prb", DISK_LUN);
-    QXen *x = qxen_start(DOMID,
-        "%s%s-device xen-pvscsi,id=vscsi0,devid=0 "
-        "-device xen-pvscsi,id=vscsi1,devid=1 "
-        "-device scsi-block,bus=vscsi0.0,scsi-id=0,drive=pra "
-        "-device scsi-block,bus=vscsi1.0,scsi-id=0,drive=prb", pa, pb);
     const uint64_t ka = 0xa1a2a3a4a5a6a7a8ULL, kb = 0xb1b2b3b4b5b6b7b8ULL;
     const uint32_t lba = 4096;      /* 2 MiB into the disk */
     QVscsiFront a, b;
@@ -1208,7 +1207,7 @@ static void test_reservations(void)
     g_assert_cmphex(c.rslt, ==, RESERVATION_CONFLICT);
     rw10(&a, &c, 0, 0, true, lba, wa, 4096);
     g_assert_cmphex(c.rslt, ==, 0);
-    check_disk_file((uint64_t)lba * 512, wa, 4096);
+    check((uint64_t)lba * 512, wa, 4096);
 
     /* B preempts A: B holds the reservation, A's key is gone */
     pr_out(&b, &c, 0, 0x04, PR_WRITE_EXCLUSIVE, kb, ka);
@@ -1220,7 +1219,7 @@ static void test_reservations(void)
     g_assert_cmphex(c.rslt, ==, RESERVATION_CONFLICT);
     rw10(&b, &c, 0, 0, true, lba, wb, 4096);
     g_assert_cmphex(c.rslt, ==, 0);
-    check_disk_file((uint64_t)lba * 512, wb, 4096);
+    check((uint64_t)lba * 512, wb, 4096);
 
     /* B releases: anyone writes again */
     pr_out(&b, &c, 0, 0x02, PR_WRITE_EXCLUSIVE, kb, 0);
@@ -1230,7 +1229,7 @@ static void test_reservations(void)
     g_assert_cmpuint(ldl_be_p(buf + 4), ==, 0);
     rw10(&a, &c, 0, 0, true, lba, wa, 4096);
     g_assert_cmphex(c.rslt, ==, 0);
-    check_disk_file((uint64_t)lba * 512, wa, 4096);
+    check((uint64_t)lba * 512, wa, 4096);
 
     /* B clears every registration, for the other cases on this LUN */
     pr_out(&b, &c, 0, 0x03, 0, kb, 0);
@@ -1241,7 +1240,115 @@ static void test_reservations(void)
     qvscsi_close(&b);
     qvscsi_free(&a);
     qvscsi_free(&b);
+}
+
+static void test_reservations(void)
+{
+    g_autofree char *pa = iscsi_blockdev("pra", DISK_LUN);
+    g_autofree char *pb = iscsi_blockdev("prb", DISK_LUN);
+    QXen *x = qxen_start(DOMID,
+        "%s%s-device xen-pvscsi,id=vscsi0,devid=0 "
+        "-device xen-pvscsi,id=vscsi1,devid=1 "
+        "-device scsi-block,bus=vscsi0.0,scsi-id=0,drive=pra "
+        "-device scsi-block,bus=vscsi1.0,scsi-id=0,drive=prb", pa, pb);
+
+    reservations(x, check_disk_file);
     qxen_stop(x);
+}
+
+/*
+ * The same on a local LUN (scsi-block on host_device nodes), which needs a
+ * machine with SCSI devices: the e2e suite runs it in its dom0 on LIO's
+ * tcm_loop, two paths to one fileio LU with their own initiator ports
+ * (XEN_PVSCSI_PR_LUNS="/dev/sdX,/dev/sdY", the LU's file in
+ * XEN_PVSCSI_PR_FILE), once through QEMU's pr-manager-helper object and
+ * qemu-pr-helper listening on XEN_PVSCSI_PR_HELPER, once without (QEMU
+ * sends PERSISTENT RESERVE OUT itself, which Linux allows a process with
+ * CAP_SYS_RAWIO).  Skipped where those are not set (make check).
+ */
+static const char *local_file;
+
+static void check_local_file(uint64_t off, const void *data, size_t len)
+{
+    g_autofree char *contents = NULL;
+    gsize size;
+
+    g_assert_true(g_file_get_contents(local_file, &contents, &size, NULL));
+    g_assert_cmpuint(size, >=, off + len);
+    g_assert_cmpmem(contents + off, len, data, len);
+}
+
+static void test_local_reservations(void)
+{
+    const char *luns = g_getenv("XEN_PVSCSI_PR_LUNS");
+    const char *helper = g_getenv("XEN_PVSCSI_PR_HELPER");
+    g_auto(GStrv) dev = NULL;
+    g_autofree char *pm = NULL;
+    g_autofree char *trace = NULL;
+    g_autofree char *log = NULL;
+    const char *opt = helper ? ",pr-manager=pr0" : "";
+    int fd;
+    QXen *x;
+
+    local_file = g_getenv("XEN_PVSCSI_PR_FILE");
+    if (!luns || !local_file) {
+        g_test_skip("no local LUN with persistent reservations "
+                    "(XEN_PVSCSI_PR_LUNS, XEN_PVSCSI_PR_FILE: the e2e "
+                    "suite sets them)");
+        return;
+    }
+    dev = g_strsplit(luns, ",", 2);
+    g_assert_nonnull(dev[0]);
+    g_assert_nonnull(dev[1]);
+    pm = helper ? g_strdup_printf("-object pr-manager-helper,id=pr0,"
+                                  "path=%s ", helper) : g_strdup("");
+    /* QEMU's trace of each PERSISTENT RESERVE command a pr-manager runs */
+    fd = g_file_open_tmp("xen-pvscsi-pr-XXXXXX.log", &trace, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    x = qxen_start(DOMID,
+        "-trace enable=pr_manager_run,file=%s "
+        "%s-blockdev driver=host_device,node-name=pra,filename=%s,"
+        "cache.direct=on%s "
+        "-blockdev driver=host_device,node-name=prb,filename=%s,"
+        "cache.direct=on%s "
+        "-device xen-pvscsi,id=vscsi0,devid=0 "
+        "-device xen-pvscsi,id=vscsi1,devid=1 "
+        "-device scsi-block,bus=vscsi0.0,scsi-id=0,drive=pra "
+        "-device scsi-block,bus=vscsi1.0,scsi-id=0,drive=prb",
+        trace, pm, dev[0], opt, dev[1], opt);
+
+    reservations(x, check_local_file);
+    if (helper) {
+        QDict *rsp = qtest_qmp(x->qts, "{'execute': 'query-pr-managers'}");
+        QDict *m = qobject_to(QDict, qlist_peek(qdict_get_qlist(rsp,
+                                                                "return")));
+
+        g_assert_nonnull(m);
+        g_assert_cmpstr(qdict_get_str(m, "id"), ==, "pr0");
+        g_assert_true(qdict_get_bool(m, "connected"));
+        qobject_unref(rsp);
+    }
+    qxen_stop(x);
+    /*
+     * With the helper, every PERSISTENT RESERVE OUT (0x5f) went through
+     * it: register, register and ignore, clear, reserve, conflicting
+     * reserve, preempt, release, clear; without, none did.
+     */
+    g_assert_true(g_file_get_contents(trace, &log, NULL, NULL));
+    {
+        unsigned int n = 0;
+
+        for (const char *p = log; (p = strstr(p, "cmd=0x5f")); p++) {
+            n++;
+        }
+        if (helper) {
+            g_assert_cmpuint(n, >=, 8);
+        } else {
+            g_assert_cmpuint(n, ==, 0);
+        }
+    }
+    unlink(trace);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1459,6 +1566,7 @@ int main(int argc, char **argv)
     qxen_add_test("/xen-pvscsi/iscsi/tape-changer", test_tape_changer);
     qxen_add_test("/xen-pvscsi/iscsi/garbage-cdb", test_garbage_cdb);
     qxen_add_test("/xen-pvscsi/iscsi/reservations", test_reservations);
+    qxen_add_test("/xen-pvscsi/local/reservations", test_local_reservations);
     qxen_add_test("/xen-pvscsi/iscsi/toolstack-url", test_toolstack_url);
     qxen_add_test("/xen-pvscsi/iscsi/identity", test_identity);
     qxen_add_test("/xen-pvscsi/iscsi/login-refused", test_login_refused);

@@ -37,7 +37,7 @@ indent() {
   local l
   while IFS= read -r l || [ -n "$l" ]; do echo "E2E-INFO:   $l"; done < "${1:-/dev/stdin}"
 }
-# qmp.py, run again (at most twice) when it died of a signal: the nested
+# qmp.py, run again (at most twice) when it died of a signal or of ld.so: the nested
 # machine's processes segfault now and then (lib/rerun.sh), python3 most
 # often, and a QMP call is cheaper to repeat than the boot.  What the run
 # that died did already is not counted against the repeat (qmp.py --again).
@@ -45,8 +45,9 @@ qmp() { # SOCKET ARGS...
   local s=$1 r i; shift
   python3 $P/qmp.py $s "$@"; r=$?
   for i in 1 2; do
-    [ $r -ge 128 ] || break
-    echo "E2E-INFO: qmp.py $1 died of signal $((r - 128)) (the nested machine's fault); again"
+    # 127: ld.so's "Inconsistency detected" exit, the same machine's fault
+    [ $r -ge 127 ] || break
+    echo "E2E-INFO: qmp.py $1 died (status $r: the nested machine's fault); again"
     if [ "$1" = --pvscsi ]; then python3 $P/qmp.py $s "$@"
     else python3 $P/qmp.py $s --again "$@"; fi; r=$?
   done
@@ -127,11 +128,20 @@ INI=iqn.2026-11.org.qemu-xen-pvscsi:e2e-dom0
 
 # ------------------------------------------------------------------ QEMU's LUNs
 # v-dev (devid:channel:target:lun) -> what the guest must see
+# h1's scsi-block disk is opened by the stable name "xen-vscsi args" gives
+# it (udev's wwn- link), as an admin's configuration would name it
+SDBNAME=$SDB
+if [ -n "$XV_OK" ]; then
+  SDBNAME=$(/usr/bin/xen-vscsi args --json "${SDDISK[0]},1:0:0:0" 2>/dev/null | python3 -c '
+import json, sys
+print([x for x in json.load(sys.stdin) if "filename=" in x][0].split("filename=")[1].split(",")[0])' 2>/dev/null)
+  [ -n "$SDBNAME" ] && [ "$(readlink -f "$SDBNAME")" = "$SDB" ] || SDBNAME=$SDB
+fi
 ARGS=()
 for d in d0 d1 d2 d3; do
   ARGS+=(-blockdev "driver=file,node-name=f$d,filename=${IMG[$d]}" -blockdev "driver=raw,node-name=$d,file=f$d")
 done
-ARGS+=(-blockdev "driver=host_device,node-name=sdb,filename=$SDB"
+ARGS+=(-blockdev "driver=host_device,node-name=sdb,filename=$SDBNAME"
        -blockdev "driver=host_device,node-name=sdg,filename=$SDG"
        -blockdev "driver=iscsi,node-name=id,transport=tcp,portal=$TGT_PORTAL,target=$TGT_IQN,lun=1,initiator-name=$INI"
        -blockdev "driver=iscsi,node-name=it,transport=tcp,portal=$TGT_PORTAL,target=$TGT_IQN,lun=2,initiator-name=$INI"
@@ -166,6 +176,7 @@ HOT=0:0:4:0
 SAVEOPS_hvm=$(cat $P/hvm-saveops 2>/dev/null || echo "blocked@0:0:6:0 ckpt@0:0:7:0 migrate@0:0:8:0 save@0:0:9:0")
 SAVEOPS_pv=$(cat $P/pv-saveops 2>/dev/null || echo "ckpt@0:0:6:0 save@0:0:7:0")
 GARGS="e2e.luns=$NLUNS e2e.data=0:0:0:0@8,0:1:2:3@2,1:0:0:0@2,1:0:1:0@2,1:0:3:0@2 e2e.tape=1:0:4:0 e2e.hot=$HOT e2e.hba=1"
+GARGS="$GARGS e2e.sgraw=0:0:0:0,1:0:0:0"
 
 # HVM device model: libxl 4.17 always passes "-vnc none" (with vnc=0 and
 # sdl=0).  A QEMU built without VNC rejects the option ("-vnc: invalid
@@ -588,8 +599,21 @@ judge() {
     l=$(gline INQ "hctl=$h1:${v#*:} ")
     [ "$(kv "$l" vendor)/$(kv "$l" product)/$(kv "$l" rev)" = "Linux/scsi_debug/$SDREV" ] || why="$why inq($v):$(kv "$l" vendor)/$(kv "$l" product)/$(kv "$l" rev)"
   done
-  [ -z "$why" ] && tap ok "$K: passthrough of dom0's scsi_debug: scsi-block and scsi-generic disks, INQUIRY Linux/scsi_debug/$SDREV" ||
+  [ -n "$XV_OK" ] && [ "$SDBNAME" = "$SDB" ] && why="$why no-stable-name-for-$SDB"
+  [ -z "$why" ] && tap ok "$K: passthrough of dom0's scsi_debug: scsi-block (opened by the stable name xen-vscsi args gives, $SDBNAME) and scsi-generic disks, INQUIRY Linux/scsi_debug/$SDREV" ||
     tap "" "$K: scsi_debug passthrough (scsi-block, scsi-generic)" "$why"
+  # 5b. sg_raw through the real frontend: a SCSI answer, never a host error
+  why=""
+  l=$(gline SGRAW "vdev=0:0:0:0 ")
+  [ "$(kv "$l" big)" = "Good/-/-/-" ] && [ "$(kv "$l" big_bytes)" = 512 ] || why="$why hd-big:$(kv "$l" big),$(kv "$l" big_bytes)B"
+  [[ $(kv "$l" small) == Check_Condition/Illegal_Request/Invalid_field_in_cdb/- ]] || why="$why hd-small:$(kv "$l" small)"
+  [[ $(kv "$l" garbage) == Check_Condition/Illegal_Request/*/- ]] || why="$why hd-garbage:$(kv "$l" garbage)"
+  l=$(gline SGRAW "vdev=1:0:0:0 ")
+  [ "$(kv "$l" big)" = "Good/-/-/-" ] && [ "$(kv "$l" big_bytes)" = 512 ] || why="$why block-big:$(kv "$l" big),$(kv "$l" big_bytes)B"
+  [[ $(kv "$l" small) == Check_Condition/Illegal_Request/Invalid_field_in_cdb/- ]] || why="$why block-small:$(kv "$l" small)"
+  [[ $(kv "$l" garbage) == Check_Condition/Illegal_Request/*/- ]] || why="$why block-garbage:$(kv "$l" garbage)"
+  [ -z "$why" ] && tap ok "$K: sg_raw through xen-scsifront: READ(10) into a larger buffer gets its 512 bytes (residual), into a smaller one INVALID FIELD IN CDB, an unknown SERVICE ACTION IN(16) the LUN's ILLEGAL REQUEST (scsi-hd and scsi-block): SCSI answers, no host error" ||
+    { tap "" "$K: sg_raw answers" "$why"; echo "$G" | grep '^E2E-G SGRAW' | sed 's/^/E2E-INFO:   /'; }
   # 6. iSCSI
   why="$(datachk 1:0:3:0 $TGT/disk.img)"
   l=$(gline INQ "hctl=$h1:0:3:0 "); [ "$(kv "$l" vendor)" = IET ] || why="$why disk-inq:$(kv "$l" vendor)/$(kv "$l" product)"
@@ -664,6 +688,76 @@ judge() {
     tap ok "$K: guest powered off after all steps, QEMU never died" ||
     tap "" "$K: guest completes, QEMU alive" "qemu-alive=$qalive"
 }
+
+# ------------------------------------------------------------------ reservations
+# A local LUN with SCSI-3 persistent reservations: LIO's tcm_loop gives dom0
+# two SCSI devices that are two paths, with their own initiator ports, to
+# one fileio LU (scsi_debug has no reservations).  The qtest case
+# /xen-pvscsi/local/reservations (the iSCSI qtests' program, played by its
+# own frontend under the test Xen emulation) puts one path behind each of
+# two xen-pvscsi hosts, as two guests sharing the LU would be: register,
+# reserve, the other's write and reserve in conflict, preempt, release,
+# clear, the data checked in the LU's file; once through QEMU's
+# pr-manager-helper and our qemu-pr-helper, once without (QEMU, root here,
+# sends PERSISTENT RESERVE OUT itself).
+pr_local() {
+  local cf=/sys/kernel/config/target lu img=/dev/shm/pr.img i t before devs=() d hp=/run/e2e/pr.sock
+  local helper=$(dirname $Q)/qemu-pr-helper mode r
+  lu=$cf/core/fileio_7/prlu
+  modprobe target_core_file && modprobe tcm_loop ||
+    { tap "" "dom0: LIO tcm_loop for a local LUN with reservations" "modprobe failed"; return 1; }
+  mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
+  # LIO writes its APTPL file at every registration change (even with APTPL
+  # off), and answers LOGICAL UNIT COMMUNICATION FAILURE where it cannot
+  mkdir -p /var/target/pr
+  truncate -s 16M $img
+  mkdir -p $lu && echo "fd_dev_name=$img,fd_dev_size=$((16 * 1024 * 1024))" > $lu/control && echo 1 > $lu/enable
+  before=" $(ls /sys/bus/scsi/devices | tr '\n' ' ') "
+  # the nexus first: linking the LUN makes tcm_loop add its SCSI device
+  for i in 1 2; do
+    t=$cf/loopback/naa.5001405e2e00000$i/tpgt_1
+    mkdir -p $t && echo naa.5001405e2e0000a$i > $t/nexus &&
+      mkdir -p $t/lun/lun_0 && ln -s $lu $t/lun/lun_0/prlu
+  done
+  udevadm settle -t 30
+  for d in /sys/bus/scsi/devices/*:*:*:*; do
+    [[ $before == *" ${d##*/} "* ]] || [ -z "$(blkof ${d##*/})" ] || devs+=(/dev/$(blkof ${d##*/}))
+  done
+  info "pr: tcm_loop paths ${devs[*]} to one fileio LU ($img); $(ls $helper 2>&1)"
+  if [ ${#devs[@]} != 2 ]; then
+    tap "" "dom0: LIO tcm_loop: two paths to one LU" "found: ${devs[*]}"
+    lsscsi -g | indent
+  fi
+  rm -f $hp
+  $helper -k $hp -f /run/e2e/pr.pid -d > /tmp/pr-helper.log 2>&1
+  for i in $(seq 1 20); do [ -S $hp ] && break; sleep 0.5; done
+  for mode in helper direct; do
+    [ ${#devs[@]} = 2 ] || break
+    local -a ev=(QTEST_QEMU_BINARY=$Q XEN_PVSCSI_TGT_SCRIPT=$P/tgt-target.sh XEN_PVSCSI_PR_FILE=$img
+                 XEN_PVSCSI_PR_LUNS="${devs[0]},${devs[1]}")
+    [ $mode = helper ] && ev+=(XEN_PVSCSI_PR_HELPER=$hp)
+    env "${ev[@]}" timeout -k 5 300 $P/xen-pvscsi-iscsi-test --tap -p /i386/xen-pvscsi/local/reservations \
+      > /tmp/pr-$mode.log 2>&1
+    r=$?
+    if [ $r = 0 ] && grep -q '^ok 1 /i386/xen-pvscsi/local/reservations$' /tmp/pr-$mode.log; then
+      [ $mode = helper ] &&
+        tap ok "dom0: a local LUN's SCSI-3 reservations through two xen-pvscsi hosts (tcm_loop paths ${devs[*]}), QEMU's pr-manager-helper and qemu-pr-helper running each PERSISTENT RESERVE OUT: register, reserve, conflicts, preempt, release, clear (data in the LU's file)" ||
+        tap ok "dom0: the same without a pr-manager (QEMU, root, sends PERSISTENT RESERVE OUT itself)"
+    else
+      tap "" "dom0: local LUN reservations ($mode)" "rc=$r $(grep -v '^#' /tmp/pr-$mode.log | tail -5 | tr '\n' ' ')"
+      indent /tmp/pr-$mode.log
+    fi
+  done
+  kill $(cat /run/e2e/pr.pid 2>/dev/null) 2>/dev/null
+  for i in 1 2; do
+    t=$cf/loopback/naa.5001405e2e00000$i/tpgt_1
+    rm -f $t/lun/lun_0/prlu; rmdir $t/lun/lun_0 2>/dev/null; echo NULL > $t/nexus 2>/dev/null
+    rmdir $t $cf/loopback/naa.5001405e2e00000$i 2>/dev/null
+  done
+  rmdir $lu $cf/core/fileio_7 2>/dev/null; rm -f $img
+  udevadm settle -t 30
+}
+[[ " $KINDS " == *" pv "* ]] && pr_local
 
 # ------------------------------------------------------------------ SUSE's xl
 # Backends of type vscsi written exactly as SUSE's libxl writes them

@@ -15,6 +15,7 @@
 #   e2e.save=OP@V,...   after the hotplug steps, dom0 runs each operation
 #                       OP (blocked, ckpt, migrate, save: see below), then
 #                       hot-plugs V: check the LUNs after it
+#   e2e.sgraw=V,...     LUNs to send sg_raw's odd requests to
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -23,12 +24,12 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 up() { cut -d' ' -f1 /proc/uptime; }
 g() { echo "E2E-G $*"; }
-KIND=pv LUNS=1 DATA= TAPE= HOT= HBA= SAVE=
+KIND=pv LUNS=1 DATA= TAPE= HOT= HBA= SAVE= SGRAW=
 for a in $(cat /proc/cmdline); do
   case $a in
     e2e.kind=*) KIND=${a#*=};; e2e.luns=*) LUNS=${a#*=};; e2e.data=*) DATA=${a#*=};;
     e2e.tape=*) TAPE=${a#*=};; e2e.hot=*) HOT=${a#*=};; e2e.hba=*) HBA=${a#*=};;
-    e2e.save=*) SAVE=${a#*=};;
+    e2e.save=*) SAVE=${a#*=};; e2e.sgraw=*) SGRAW=${a#*=};;
   esac
 done
 g BOOT kind=$KIND uptime=$(up) kernel=$(uname -r) hyp=$(cat /sys/hypervisor/type 2>/dev/null)
@@ -150,6 +151,30 @@ if [ -n "$TAPE" ]; then
     g TAPE vdev=$TAPE dev=$n rc=$rc w1=$w1 r1=$r1 w2=$w2 r2=$r2 status=$st
   fi
 fi
+
+# sg_raw: requests whose buffer and CDB disagree, and one the LUN does not
+# know, through the real frontend: each gets a SCSI answer (status, sense
+# key, additional sense; a host error would show as DID_*/host_status)
+srstat() { # sg_raw's output file -> Status/SenseKey/ASC/HostError
+  _s=$(sed -n 's/^ *SCSI Status: *//p' "$1" | head -1 | trim)
+  _k=$(sed -n 's/.*Sense key: *\([A-Za-z ]*\).*/\1/p' "$1" | head -1 | trim)
+  _c=$(sed -n 's/.*Additional sense: *\([A-Za-z ]*\).*/\1/p' "$1" | head -1 | trim)
+  _h=$(grep -o -i -E 'DID_[A-Z_]+|host_status[=: ]*0x[0-9a-f]+|transport error' "$1" | head -1 | trim)
+  echo "${_s:-none}/${_k:--}/${_c:--}/${_h:--}"
+}
+for v in $(echo "$SGRAW" | tr ',' ' '); do
+  rs a "hctl $v"; rs sg "devof $a scsi_generic"
+  [ -n "$sg" ] || { g SGRAW vdev=$v error=no-sg-device; continue; }
+  # READ(10) of one block into 1024 bytes: the block, and 512 residual
+  rm -f /tmp/sr; sg_raw -r 1024 -o /tmp/sr "/dev/$sg" 28 00 00 00 00 00 00 00 01 00 > /tmp/o1 2>&1; r1=$?
+  # READ(10) of two blocks into 512 bytes
+  sg_raw -r 512 -o /tmp/sr2 "/dev/$sg" 28 00 00 00 00 00 00 00 02 00 > /tmp/o2 2>&1; r2=$?
+  # SERVICE ACTION IN (16) with an unassigned service action
+  sg_raw -r 64 "/dev/$sg" 9e 1f 00 00 00 00 00 00 00 00 00 00 00 40 00 00 > /tmp/o3 2>&1; r3=$?
+  g SGRAW vdev=$v hctl=$a big_rc=$r1 big_bytes=$(wc -c < /tmp/sr 2>/dev/null) big=$(srstat /tmp/o1) \
+    small_rc=$r2 small=$(srstat /tmp/o2) garbage_rc=$r3 garbage=$(srstat /tmp/o3)
+  for o in /tmp/o1 /tmp/o2 /tmp/o3; do head -c 300 $o | tr '\n' '|' | sed "s/^/E2E-G SGRAWOUT vdev=$v ${o##*/} /"; echo; done
+done
 
 # hotplug, driven by dom0: wait for the LUN, use it, wait for it to go
 waitfor() { # COND-COMMAND SECONDS
