@@ -24,6 +24,7 @@
 #include "host.h"
 #include "source.h"
 #include "hw/scsi/xen-pvscsi-hostdev.h"
+#include "hw/scsi/xen-pvscsi-ident.h"
 
 #define SYSFS_SCSI_DEVICES  "/sys/bus/scsi/devices"
 
@@ -708,8 +709,7 @@ bool xvs_pdev_resolve(XvsHost *h, const char *pdev, bool scsi_only,
         }
         return resolve_ident(h, pdev, NULL, naa, lun, out, errp);
     }
-    if (strchr("0123S8", pdev[0]) && pdev[1] &&
-        !strpbrk(pdev, "/ \t\n,")) {
+    if (xen_pvscsi_ident_is_wwid(pdev)) {
         return resolve_ident(h, pdev, pdev, NULL, -1, out, errp);
     }
     g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,

@@ -324,9 +324,9 @@ static inline bool xen_pvscsi_ident_match_naa(const uint8_t *vpd83,
 }
 
 /*
- * Whether @pdev has the form of a WWID (scsi_id's: a designator type
- * digit, or 'S' for vendor, product and serial, then the identifier) or
- * of an NAA name (naa.<16 or 32 hex digits>[:<lun>]).
+ * Whether @pdev has the form of a WWID: scsi_id's, a designator type digit
+ * (or 'S' for vendor, product and serial) then the identifier, with no
+ * '/', blank or ','.
  */
 static inline bool xen_pvscsi_ident_is_wwid(const char *pdev)
 {
