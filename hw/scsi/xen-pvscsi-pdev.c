@@ -267,31 +267,14 @@ static char *xen_pvscsi_ident_resolve(const char *pdev, Error **errp)
     g_autofree char *naa = NULL;
     g_autofree char *list = NULL;
     unsigned int searched = 0;
+    const char *why;
     long lun = -1;
     const char *name;
 
-    if (!g_ascii_strncasecmp(pdev, "naa.", 4)) {
-        const char *hex = pdev + 4;
-        const char *colon = strchr(hex, ':');
-        size_t n = colon ? (size_t)(colon - hex) : strlen(hex);
-        unsigned int l;
-
-        if ((n != 16 && n != 32) ||
-            strspn(hex, "0123456789abcdefABCDEF") != n) {
-            error_setg(errp, "p-dev '%s': naa. wants 16 or 32 hex digits",
-                       pdev);
-            return NULL;
-        }
-        if (colon) {
-            if (!qemu_isdigit(colon[1]) ||
-                qemu_strtoui(colon + 1, NULL, 10, &l) < 0 || l > 0xffff) {
-                error_setg(errp, "p-dev '%s': bad LUN after the NAA name",
-                           pdev);
-                return NULL;
-            }
-            lun = l;
-        }
-        naa = g_strndup(hex, n);
+    if (!g_ascii_strncasecmp(pdev, "naa.", 4) &&
+        !xen_pvscsi_ident_parse_naa(pdev, &naa, &lun, &why)) {
+        error_setg(errp, "p-dev '%s': %s", pdev, why);
+        return NULL;
     }
 
     while (dir && (name = g_dir_read_name(dir))) {

@@ -640,11 +640,6 @@ static bool resolve_ident(XvsHost *h, const char *pdev, const char *wwid,
     return false;
 }
 
-static bool is_hex(const char *s, size_t n)
-{
-    return n && strspn(s, "0123456789abcdefABCDEF") == n;
-}
-
 bool xvs_pdev_resolve(XvsHost *h, const char *pdev, bool scsi_only,
                       XvsPdev *out, GError **errp)
 {
@@ -684,28 +679,14 @@ bool xvs_pdev_resolve(XvsHost *h, const char *pdev, bool scsi_only,
         return false;
     }
     if (!g_ascii_strncasecmp(pdev, "naa.", 4)) {
-        const char *hex = pdev + 4;
-        const char *colon = strchr(hex, ':');
-        size_t n = colon ? (size_t)(colon - hex) : strlen(hex);
-        g_autofree char *naa = g_strndup(hex, n);
-        long lun = -1;
+        g_autofree char *naa = NULL;
+        const char *why;
+        long lun;
 
-        if (!is_hex(hex, n) || (n != 16 && n != 32)) {
-            g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
-                        "%s: naa. wants 16 or 32 hex digits", pdev);
+        if (!xen_pvscsi_ident_parse_naa(pdev, &naa, &lun, &why)) {
+            g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID, "%s: %s", pdev,
+                        why);
             return false;
-        }
-        if (colon) {
-            char *end;
-
-            errno = 0;
-            lun = g_ascii_strtoll(colon + 1, &end, 10);
-            if (!g_ascii_isdigit(colon[1]) || *end || errno ||
-                lun > 0xffff) {
-                g_set_error(errp, XVS_ERROR, XVS_ERROR_INVALID,
-                            "%s: bad LUN after the NAA name", pdev);
-                return false;
-            }
         }
         return resolve_ident(h, pdev, NULL, naa, lun, out, errp);
     }

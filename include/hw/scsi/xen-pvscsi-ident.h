@@ -324,6 +324,38 @@ static inline bool xen_pvscsi_ident_match_naa(const uint8_t *vpd83,
 }
 
 /*
+ * @pdev, which starts with "naa.", as naa.<16 or 32 hex digits>[:<lun>]:
+ * the hex digits in *@hex (to free), the LUN or -1 in *@lun.  False, with
+ * the reason in *@why, if it is not that.
+ */
+static inline bool xen_pvscsi_ident_parse_naa(const char *pdev, char **hex,
+                                              long *lun, const char **why)
+{
+    const char *h = pdev + 4;
+    const char *colon = strchr(h, ':');
+    size_t n = colon ? (size_t)(colon - h) : strlen(h);
+    guint64 l;
+
+    *lun = -1;
+    if ((n != 16 && n != 32) ||
+        strspn(h, "0123456789abcdefABCDEF") != n) {
+        *why = "naa. wants 16 or 32 hex digits";
+        return false;
+    }
+    if (colon) {
+        /* digits only: no sign, no blank */
+        if (!g_ascii_string_to_unsigned(colon + 1, 10, 0, 0xffff, &l,
+                                        NULL)) {
+            *why = "bad LUN after the NAA name";
+            return false;
+        }
+        *lun = l;
+    }
+    *hex = g_strndup(h, n);
+    return true;
+}
+
+/*
  * Whether @pdev has the form of a WWID: scsi_id's, a designator type digit
  * (or 'S' for vendor, product and serial) then the identifier, with no
  * '/', blank or ','.
